@@ -1,0 +1,126 @@
+"""Topological order and the backward pass: iterative, with gradients kept outside the nodes.
+
+Reverse mode in three lines: order the nodes so that every node comes after its parents; give the
+output the gradient ``seed`` (1 for a scalar); walk the order backwards and let each node send
+``vjp_i(ḡ)`` to its i-th parent, where it is *added* to what the parent already has. A node is
+processed only when all of its children have been, which the reverse topological order guarantees,
+so its gradient is final by then (Griewank & Walther, *Evaluating Derivatives*, 2nd ed., ch. 3).
+
+Nothing here recurses: a chain of a million nodes needs no more than Python's default stack.
+Nothing here stores a gradient on a node either: the pass returns them, so the same graph can be
+differentiated again, with another seed, or from two threads at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import AutodiffError
+from .var import GRAD_INPUT, Var
+
+
+def toposort(output: Var) -> list:
+    """Every node ``output`` depends on, each after all of its parents (iterative DFS).
+
+    A node is expanded (its parents pushed above it) the first time it is popped and appended to
+    the order the second time, once everything above it is done. A parent met again while still
+    unfinished would mean a cycle, which a graph built forward cannot have, so parents always come
+    first. Nodes alone go on the stack (no (node, flag) tuples): fewer allocations, less GC.
+    """
+    order = []
+    expanded = set()
+    finished = set()
+    stack = [output]
+    append, push, pop = order.append, stack.append, stack.pop
+    while stack:
+        node = pop()
+        if node in finished:
+            continue
+        if node in expanded:
+            finished.add(node)
+            append(node)
+            continue
+        expanded.add(node)
+        push(node)
+        for parent in node.parents:
+            if parent not in expanded:
+                push(parent)
+    return order
+
+
+def _active_nodes(order: list, wrt: set):
+    """The nodes that depend on ``wrt`` (only they need a gradient), and whether ``order`` holds
+    the input of an enclosing ``grad`` (then gradients must themselves be differentiable)."""
+    active = set()
+    nested = False
+    for node in order:
+        if node in wrt:
+            active.add(node)
+            continue
+        parents = node.parents
+        if not parents:
+            nested = nested or node.attrs is GRAD_INPUT
+            continue
+        for parent in parents:
+            if parent in active:
+                active.add(node)
+                break
+    return active, nested
+
+
+def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None) -> dict:
+    """Gradients of ``output`` with respect to each node in ``wrt``, as ``{node: gradient}``.
+
+    ``seed`` is the output's gradient (default: ones of its shape). With ``create_graph`` the VJPs
+    run on Vars and the gradients are Vars, so they can be differentiated again; ``None`` (the
+    default) turns it on exactly when the graph holds an input of an enclosing ``grad``, which is
+    what nested ``grad(grad(f))`` needs. A node in ``wrt`` that ``output`` does not depend on maps
+    to ``None``. ``record``, a list, receives ``(node, ḡ, [(parent, position, contribution,
+    accumulated), ...])`` per processed node in processing order: the raw material of a Trace.
+    """
+    wrt_set = set(wrt)
+    order = toposort(output)
+    active, nested = _active_nodes(order, wrt_set)
+    if create_graph is None:
+        create_graph = nested
+    if output not in active:
+        return {w: None for w in wrt}
+    if seed is None:
+        seed = np.ones(output.shape) if output.shape else np.float64(1.0)
+    if create_graph and type(seed) is not Var:
+        seed = Var(seed)
+    grads = {output: seed}
+    for node in reversed(order):
+        if node not in active:
+            continue
+        # Free gradients nobody asked for as soon as they're used: memory stays O(width).
+        g = grads[node] if node in wrt_set else grads.pop(node)
+        op = node.op
+        if op is None or node in wrt_set:
+            if record is not None:
+                record.append((node, g, []))
+            continue
+        parents = node.parents
+        if create_graph:
+            ans, args = node, parents
+        else:
+            ans, args = node._value, [p._value for p in parents]
+        attrs = node.attrs
+        sent = [] if record is not None else None
+        for position, parent in enumerate(parents):
+            if parent not in active:
+                continue
+            contribution = op.vjps[position](g, ans, *args, **attrs)
+            if contribution.shape != parent._value.shape:
+                raise AutodiffError(
+                    f"internal error: the VJP of {op.name} for argument {position} has shape "
+                    f"{contribution.shape}, expected {parent._value.shape}", op=op.name,
+                )
+            previous = grads.get(parent)
+            accumulated = contribution if previous is None else previous + contribution
+            grads[parent] = accumulated
+            if sent is not None:
+                sent.append((parent, position, contribution, accumulated))
+        if record is not None:
+            record.append((node, g, sent))
+    return {w: grads.get(w) for w in wrt}

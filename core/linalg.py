@@ -1,0 +1,314 @@
+r"""Linear algebra, declared through the same op table as everything else.
+
+The VJPs here are the classic matrix-calculus results; the reference for all of them is
+M. B. Giles, *An extended collection of matrix derivative results for forward and reverse mode
+algorithmic differentiation* (2008), and for ``cholesky`` I. Murray, *Differentiation of the
+Cholesky decomposition* (2016).
+
+Factorizations, not inverses: ``solve`` keeps the LU factors of its forward pass and its VJP solves
+the transposed system with them (``lu_solve(trans=1)``), the same O(n²) per right-hand side that
+the forward paid, with no extra factorization and no explicit inverse. ``logdet`` and ``slogdet``
+work from an LU factorization too. A singular matrix, a matrix that is not positive definite, or a
+negative determinant under ``logdet`` raises ``LinAlgError`` naming the op, never a silent NaN.
+
+``matmul`` follows NumPy: 1-D operands are promoted to a row (left) or a column (right) and the
+added axis dropped again; leading axes are batch axes and broadcast. Every other op here takes one
+square 2-D matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+from scipy.linalg.lapack import dgecon, dgetrf
+
+from .errors import LinAlgError, ShapeError
+from .ops import primitive, reshape, transpose, unbroadcast
+from .var import Var, raw
+
+_EPS = np.finfo(np.float64).eps
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+
+def _square(op: str, A) -> None:
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ShapeError(f"{op} needs a square matrix, got shape {A.shape}", op=op, shapes=(A.shape,))
+    if not np.all(np.isfinite(A)):
+        raise LinAlgError(f"{op}: the matrix contains NaN or infinity", op=op)
+
+
+def _getrf(A):
+    """LU with partial pivoting, as ``scipy.linalg.lu_factor`` but without its warning on a zero
+    pivot (callers raise a clear error instead; silencing warnings would touch global state)."""
+    lu, piv, _info = dgetrf(A)
+    return lu, piv
+
+
+def _lu(op: str, A):
+    """LU factors of A, refusing a matrix that is singular to working precision.
+
+    The check uses LAPACK's condition estimate (O(n²) given the factors): an exact zero pivot and
+    a reciprocal condition number below machine epsilon both mean the solution would be noise.
+    """
+    lu, piv = _getrf(A)
+    if np.any(np.diagonal(lu) == 0.0):
+        raise LinAlgError(f"{op}: the matrix is singular (a zero pivot in its LU factorization)", op=op)
+    rcond, _ = dgecon(lu, np.linalg.norm(A, 1), norm="1")
+    if rcond < _EPS:
+        raise LinAlgError(f"{op}: the matrix is singular to working precision (rcond = {rcond:.1e})", op=op)
+    return lu, piv
+
+
+def _mT(x):
+    """Swap the last two axes (the matrix transpose of a batch of matrices)."""
+    if x.ndim == 2:
+        return transpose(x)
+    return transpose(x, axes=tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
+
+
+def _is_graph(*xs) -> bool:
+    return any(type(x) is Var for x in xs)
+
+
+# ---- matmul ---------------------------------------------------------------------------------------
+
+
+def _matmul_forward(a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul does not take scalars; use * to scale")
+    return np.matmul(a, b)
+
+
+def _as_matrices(g, a, b):
+    """View 1-D operands (and ``g``) as matrices, as np.matmul does, so one formula serves all."""
+    a2 = reshape(a, (1,) + a.shape) if a.ndim == 1 else a
+    b2 = reshape(b, b.shape + (1,)) if b.ndim == 1 else b
+    out = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1])
+    g2 = reshape(g, out) if g.shape != out else g
+    return g2, a2, b2
+
+
+def _matmul_vjp_a(g, z, a, b):
+    g2, a2, b2 = _as_matrices(g, a, b)
+    ga = unbroadcast(matmul(g2, _mT(b2)), a2.shape)
+    return reshape(ga, a.shape) if ga.shape != a.shape else ga
+
+
+def _matmul_vjp_b(g, z, a, b):
+    g2, a2, b2 = _as_matrices(g, a, b)
+    gb = unbroadcast(matmul(_mT(a2), g2), b2.shape)
+    return reshape(gb, b.shape) if gb.shape != b.shape else gb
+
+
+matmul = primitive("matmul", _matmul_forward, symbol="@", grads=[
+    ("A", _matmul_vjp_a, r"\bar{A} \mathrel{+}= \bar{z}\, B^\top"),
+    ("B", _matmul_vjp_b, r"\bar{B} \mathrel{+}= A^\top \bar{z}"),
+])
+
+
+def dot(a, b):
+    """NumPy's ``dot`` for scalars, vectors and matrices: a product, an inner product or a matmul."""
+    if np.ndim(raw(a)) == 0 or np.ndim(raw(b)) == 0:
+        return a * b
+    if np.ndim(raw(a)) > 2 or np.ndim(raw(b)) > 2:
+        raise ShapeError("dot takes at most 2-D operands; use matmul for batches", op="dot")
+    return matmul(a, b)
+
+
+def _outer_forward(a, b):
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError("outer takes two vectors")
+    return np.outer(a, b)
+
+
+outer = primitive("outer", _outer_forward, symbol="⊗", grads=[
+    ("a", lambda g, z, a, b: matmul(g, b), r"\bar{a} \mathrel{+}= \bar{z}\, b"),
+    ("b", lambda g, z, a, b: matmul(a, g), r"\bar{b} \mathrel{+}= \bar{z}^\top a"),
+])
+
+
+# ---- trace and diag -------------------------------------------------------------------------------
+
+
+def _trace_forward(A):
+    _square("trace", A)
+    return np.trace(A)
+
+
+trace = primitive("trace", _trace_forward, symbol="tr", grads=[
+    ("A", lambda g, z, A: g * np.eye(A.shape[0]), r"\bar{A} \mathrel{+}= \bar{z}\, I"),
+])
+
+
+def _diag_forward(x):
+    if x.ndim not in (1, 2):
+        raise ValueError("diag takes a vector (to make a diagonal matrix) or a matrix (to read its diagonal)")
+    return np.diag(x).copy()
+
+
+# diag is its own VJP: reading a diagonal and building a diagonal matrix are adjoint to each other.
+diag = primitive("diag", _diag_forward, grads=[
+    ("x", lambda g, z, x: diag(g), r"\bar{x} \mathrel{+}= \operatorname{diag}(\bar{z})"),
+])
+
+
+# ---- solve, inv, det, logdet ----------------------------------------------------------------------
+
+
+def _solve_forward(A, b):
+    _square("solve", A)
+    if b.ndim not in (1, 2) or b.shape[0] != A.shape[0]:
+        raise ShapeError(
+            f"solve: A is {A.shape} but b is {b.shape}; b needs {A.shape[0]} rows",
+            op="solve", shapes=(A.shape, b.shape),
+        )
+    lu = _lu("solve", A)
+    return scipy.linalg.lu_solve(lu, b, check_finite=False), {"lu": lu}
+
+
+def _solve_vjp_b(g, z, A, b, lu=None):
+    """b̄ = A⁻ᵀ z̄: one solve with the transposed system, reusing the forward's LU factors."""
+    if lu is not None and not _is_graph(g, A):
+        return scipy.linalg.lu_solve(lu, g, trans=1, check_finite=False)
+    return solve(transpose(A), g)
+
+
+def _solve_vjp_A(g, z, A, b, lu=None):
+    """Ā = −b̄ xᵀ with b̄ = A⁻ᵀ z̄ and x = A⁻¹ b (Giles 2008, 2.3.1)."""
+    gb = _solve_vjp_b(g, z, A, b, lu)
+    if b.ndim == 1:
+        return -outer(gb, z)
+    return -matmul(gb, transpose(z))
+
+
+solve = primitive("solve", _solve_forward, saves=True, grads=[
+    ("A", _solve_vjp_A, r"\bar{A} \mathrel{+}= -A^{-\top}\bar{z}\, z^\top"),
+    ("b", _solve_vjp_b, r"\bar{b} \mathrel{+}= A^{-\top}\bar{z}"),
+], doc="solve(A, b): x with A x = b, through an LU factorization kept for the backward pass.")
+
+
+def _inv_forward(A):
+    _square("inv", A)
+    lu = _lu("inv", A)
+    return scipy.linalg.lu_solve(lu, np.eye(A.shape[0]), check_finite=False)
+
+
+inv = primitive("inv", _inv_forward, symbol="⁻¹", grads=[
+    ("A", lambda g, z, A: -matmul(transpose(z), matmul(g, transpose(z))),
+     r"\bar{A} \mathrel{+}= -A^{-\top}\bar{z}\,A^{-\top}"),
+])
+
+
+def _cofactor(A):
+    """det(A)·A⁻ᵀ computed through the SVD, so it is right for singular A too."""
+    U, s, Vt = np.linalg.svd(A)
+    others = np.array([np.prod(np.delete(s, i)) for i in range(len(s))])
+    return np.linalg.det(U) * np.linalg.det(Vt) * (U * others) @ Vt
+
+
+def _det_vjp(g, z, A):
+    if _is_graph(g, A):
+        return g * z * transpose(inv(A))
+    return g * _cofactor(A)
+
+
+def _det_forward(A):
+    _square("det", A)
+    return np.linalg.det(A)
+
+
+det = primitive("det", _det_forward, grads=[
+    ("A", _det_vjp, r"\bar{A} \mathrel{+}= \bar{z}\,\det(A)\,A^{-\top}"),
+])
+
+
+def _lu_logdet(op: str, A):
+    """(sign, log|det A|, LU factors) from one LU factorization."""
+    _square(op, A)
+    lu, piv = _getrf(A)
+    diag = np.diagonal(lu)
+    if np.any(diag == 0.0):
+        raise LinAlgError(f"{op}: the matrix is singular (determinant 0, log det = −∞)", op=op)
+    swaps = np.count_nonzero(piv != np.arange(len(piv)))
+    sign = (-1.0) ** swaps * np.prod(np.sign(diag))
+    return sign, np.sum(np.log(np.abs(diag))), (lu, piv)
+
+
+def _logdet_vjp(g, z, A, lu=None, sign=None):
+    """∂ log|det A| / ∂A = A⁻ᵀ, from the forward's LU factors (Giles 2008, 2.2.2)."""
+    if lu is not None and not _is_graph(g, A):
+        return g * scipy.linalg.lu_solve(lu, np.eye(A.shape[0]), trans=1, check_finite=False)
+    return g * transpose(inv(A))
+
+
+def _logabsdet_forward(A):
+    sign, value, lu = _lu_logdet("slogdet", A)
+    return value, {"lu": lu, "sign": sign}
+
+
+def _logdet_forward(A):
+    sign, value, lu = _lu_logdet("logdet", A)
+    if sign < 0:
+        raise LinAlgError(
+            "logdet: the determinant is negative, so its log is undefined; "
+            "use slogdet for (sign, log|det|)", op="logdet",
+        )
+    return value, {"lu": lu}
+
+
+logabsdet = primitive("logabsdet", _logabsdet_forward, symbol="log|det|", saves=True, grads=[
+    ("A", _logdet_vjp, r"\bar{A} \mathrel{+}= \bar{z}\,A^{-\top}"),
+])
+logdet = primitive("logdet", _logdet_forward, symbol="log det", saves=True, grads=[
+    ("A", lambda g, z, A, lu=None: _logdet_vjp(g, z, A, lu), r"\bar{A} \mathrel{+}= \bar{z}\,A^{-\top}"),
+], doc="log det A for det A > 0 (covariances); a LinAlgError otherwise. Through LU.")
+
+
+def slogdet(A):
+    """``(sign, log|det A|)`` as NumPy returns them; ``sign`` is a constant (its gradient is 0)."""
+    out = logabsdet(A)
+    if type(out) is Var:
+        return out.attrs["sign"], out
+    return np.linalg.slogdet(raw(A))[0], out
+
+
+# ---- cholesky -------------------------------------------------------------------------------------
+
+
+def _cholesky_forward(A):
+    _square("cholesky", A)
+    try:
+        return np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        raise LinAlgError("cholesky: the matrix is not positive definite", op="cholesky") from None
+
+
+def _phi(X):
+    """Lower triangle with the diagonal halved (Murray 2016, eq. 10), for arrays and Vars alike."""
+    n = X.shape[0]
+    return X * (np.tril(np.ones((n, n))) - 0.5 * np.eye(n))
+
+
+def _cholesky_vjp(g, L, A):
+    """Ā = Φ-symmetrized L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (Murray 2016, eq. 10).
+
+    Convention: A is taken to be symmetric and the gradient returned is symmetric, i.e. it is the
+    gradient for perturbations that keep A symmetric (the only ones for which L is defined). NumPy
+    reads only the lower triangle, so the entrywise derivative would differ above the diagonal;
+    test it by symmetrizing the input first, as the test suite does.
+    """
+    P = _phi(matmul(transpose(L), g))
+    if _is_graph(g, L):
+        left = solve(transpose(L), P)  # L⁻ᵀ P
+        S = transpose(solve(transpose(L), transpose(left)))  # (L⁻ᵀ (L⁻ᵀ P)ᵀ)ᵀ = L⁻ᵀ P L⁻¹
+    else:
+        left = scipy.linalg.solve_triangular(L, P, lower=True, trans="T", check_finite=False)
+        S = scipy.linalg.solve_triangular(L, left.T, lower=True, trans="T", check_finite=False).T
+    return 0.5 * (S + transpose(S))
+
+
+cholesky = primitive("cholesky", _cholesky_forward, symbol="chol", grads=[
+    ("A", _cholesky_vjp, r"\bar{A} \mathrel{+}= \operatorname{sym}\!\big(L^{-\top}\Phi(L^\top \bar{L})L^{-1}\big)"),
+], doc="Lower Cholesky factor of a symmetric positive-definite matrix (symmetric-gradient convention).")

@@ -1,0 +1,205 @@
+"""``Var``: one node of the computation graph, and the conversion of user values into node values.
+
+A ``Var`` is plain data: its value, its ordered parents, the op that made it and that op's
+attributes (axis, keepdims, ...). It never holds a gradient: the backward pass returns gradients
+in a dict keyed by node, so one graph can be differentiated any number of times, with different
+seeds, from several threads (see ``backward.py``).
+
+Values are float64. Internally a scalar is kept as ``numpy.float64`` rather than a 0-d array,
+because NumPy arithmetic on its scalar type is about ten times faster than on 0-d arrays (scalar
+graphs are what a lecture draws, and what the micrograd-style benchmark measures); the public
+``.value`` still hands out a 0-d ``ndarray``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from types import MappingProxyType
+
+import numpy as np
+
+from .errors import AutodiffError
+
+_FLOAT64 = np.float64
+
+
+def as_value(x, what: str = "value"):
+    """Convert user input (number, nested list, integer or float array) to an engine value.
+
+    Returns ``numpy.float64`` for scalars and a float64 ``ndarray`` otherwise. Complex numbers,
+    strings and objects are refused with an ``AutodiffError`` that says what was given, because a
+    silently dropped imaginary part is a wrong gradient nobody notices. Arrays are not copied when
+    they already are float64 (as in NumPy and autograd): don't mutate an input after using it.
+    """
+    kind = type(x)
+    if kind is _FLOAT64:
+        return x
+    if kind is float or kind is int:
+        return _FLOAT64(x)
+    if kind is np.ndarray and x.dtype == _FLOAT64 and x.ndim:
+        return x
+    if isinstance(x, Var):
+        raise AutodiffError(f"{what} is already a Var; pass it directly")
+    if isinstance(x, numbers.Real) and not isinstance(x, np.ndarray):
+        return _FLOAT64(x)
+    if isinstance(x, numbers.Complex) and not isinstance(x, np.ndarray):
+        raise AutodiffError(f"{what} is complex ({x!r}); Backprop Studio works on real numbers only")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
+        raise AutodiffError(f"{what} cannot be made into an array: {exc}") from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise AutodiffError(f"{what} is a complex array; Backprop Studio works on real numbers only")
+    if kind not in "fiub":
+        raise AutodiffError(f"{what} must be numbers, got an array of {arr.dtype} ({type(x).__name__})")
+    if arr.ndim == 0:
+        return _FLOAT64(arr)
+    return arr.astype(np.float64, copy=False)
+
+
+def raw(x):
+    """The value inside a Var, or ``x`` itself: what VJPs use to build masks and constants."""
+    return x._value if type(x) is Var else x
+
+
+class Var:
+    """A node: ``value`` (float64), ``parents`` (ordered), ``op``, ``attrs`` and an optional ``name``.
+
+    ``Var(3.0, name="x")`` makes a leaf (an input or a constant). Nodes with an op are made by the
+    engine's functions and operators (``x * y``, ``ad.sin(x)``). ``parents`` is a tuple in argument
+    order, so ``a + a`` has two parents, both ``a``: the backward pass then sends two contributions
+    to ``a`` and adds them, which is exactly the fan-out rule being taught.
+    """
+
+    __slots__ = ("_value", "parents", "op", "attrs", "name", "loc", "__weakref__")
+
+    # NumPy must not treat a Var as an object array: `ndarray * Var` defers to Var.__rmul__.
+    __array_ufunc__ = None
+
+    def __init__(self, value, name: str | None = None, parents: tuple | None = None, op=None,
+                 attrs=None):
+        # Users write Var(value) or Var(value, "x"); the engine passes parents/op/attrs for the
+        # nodes it makes, with a value it computed itself, which needs no checking (hot path).
+        if parents is None:
+            value = as_value(value, f"the value of {name!r}" if name else "a Var's value")
+            parents = ()
+        self._value = value
+        self.parents = parents
+        self.op = op
+        self.attrs = _NO_ATTRS if attrs is None else attrs
+        self.name = name
+        self.loc = None  # (line, col) in a program, set by the expression language
+
+    # ---- reading --------------------------------------------------------------------------
+    @property
+    def value(self) -> np.ndarray:
+        """The value as a float64 ``ndarray`` (0-d for a scalar)."""
+        return np.asarray(self._value)
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+    def __len__(self) -> int:
+        if not self._value.shape:
+            raise TypeError("len() of a scalar Var")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        what = f"op={self.op.name}" if self.op is not None else "leaf"
+        name = f"{self.name!r}, " if self.name else ""
+        text = np.array2string(np.asarray(self._value), precision=4, threshold=8)
+        return f"Var({name}{text}, {what})"
+
+    # ---- arithmetic: every operator is an op of the table (ops.py) --------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __pow__(self, other):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other):
+        return _ops.power(other, self)
+
+    def __matmul__(self, other):
+        return _linalg.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _linalg.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    @property
+    def T(self) -> Var:
+        return _ops.transpose(self)
+
+    # NumPy-style methods, for notebook users who write x.sum(axis=0).
+    def sum(self, axis=None, keepdims=False):
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape):
+        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
+# Shared, read-only attrs for ops that have none (most of them): no dict per node.
+_NO_ATTRS = MappingProxyType({})
+# The attrs of a leaf made by grad/jacobian/trace for a differentiated argument. The backward
+# pass looks for it to tell that it runs inside an enclosing grad (see backward._active_nodes).
+GRAD_INPUT = MappingProxyType({})
+
+
+def input_leaf(value, name: str | None = None) -> Var:
+    """A fresh leaf for a differentiated argument; a Var argument (nested grad) gets an identity
+    node on top, so the inner and the outer derivative never confuse their variables."""
+    if type(value) is Var:
+        return _ops.identity(value)
+    leaf = Var(value, name)
+    leaf.attrs = GRAD_INPUT
+    return leaf
+
+# The operators above need the op functions, which need Var: import them last to break the cycle.
+from . import linalg as _linalg  # noqa: E402
+from . import ops as _ops  # noqa: E402

@@ -1,0 +1,326 @@
+"""The engine's promises: the seed API, fan-out, linear algebra, errors, deep graphs, threads."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import core as ad
+
+# ---- the seed project's API ------------------------------------------------------------------------
+
+
+def test_seed_quick_start():
+    """mini-autodiff's README: z = x*y + x at (2, 3) has gradients (y + 1, x) = (4, 2)."""
+
+    def my_func(x, y):
+        return x * y + x
+
+    grads = ad.grad(my_func)(2.0, 3.0)
+    assert grads[0] == 4.0
+    assert grads[1] == 2.0
+    assert f"Gradient dx: {grads[0]}" == "Gradient dx: 4.0"
+
+
+def test_argnums_value_and_grad():
+    f = lambda x, y: x * y + x  # noqa: E731
+    assert ad.grad(f, argnums=1)(2.0, 3.0) == 2.0
+    assert ad.grad(f, argnums=(1, 0))(2.0, 3.0) == (2.0, 4.0)
+    value, grads = ad.value_and_grad(f)(2.0, 3.0)
+    assert value == 8.0 and grads == (4.0, 2.0)
+    assert ad.grad(ad.sin)(0.0) == 1.0  # one argument: the gradient itself, not a 1-tuple
+    with pytest.raises(ad.AutodiffError, match="argnums"):
+        ad.grad(f, argnums=2)(2.0, 3.0)
+
+
+def test_gradients_have_their_argument_shape_and_type():
+    W = np.ones((2, 3))
+    gW, gx = ad.grad(lambda W, x: ad.sum(W @ x))(W, [1, 2, 3])
+    assert isinstance(gW, np.ndarray) and gW.shape == (2, 3) and gW.dtype == np.float64
+    np.testing.assert_array_equal(gW, [[1, 2, 3], [1, 2, 3]])
+    np.testing.assert_array_equal(gx, [2, 2, 2])
+    assert isinstance(ad.grad(ad.exp)(0.0), np.floating)
+
+
+def test_var_api():
+    x = ad.Var(2, name="x")
+    assert isinstance(x.value, np.ndarray) and x.value.shape == () and x.value.dtype == np.float64
+    y = 2 * x - 1 / x + x ** 2 + 2 ** x - (-x)
+    assert y.op.name == "subtract" and len(y.parents) == 2
+    assert float(y.value) == pytest.approx(4 - 0.5 + 4 + 4 + 2)
+    M = ad.Var([[1, 2], [3, 4]])
+    assert M.T.shape == (2, 2) and M[0].shape == (2,) and M[:, 1].shape == (2,) and M[0:1].shape == (1, 2)
+    assert (np.ones(2) @ M).shape == (2,) and (np.ones(2) * M).op.name == "multiply"
+    assert x.parents == () and x.op is None
+
+
+def test_inputs_are_converted_and_complex_is_refused():
+    assert ad.Var([1, 2]).value.dtype == np.float64
+    assert ad.Var(np.array([1, 2], dtype=np.int32)).value.dtype == np.float64
+    assert ad.Var(True).value == 1.0
+    with pytest.raises(ad.AutodiffError, match="complex"):
+        ad.Var(1 + 2j)
+    with pytest.raises(ad.AutodiffError, match="complex"):
+        ad.grad(ad.sin)(np.array([1j]))
+    with pytest.raises(ad.AutodiffError):
+        ad.Var("3")
+    with pytest.raises(ad.AutodiffError):
+        ad.Var([[1, 2], [3]])
+
+
+# ---- fan-out ------------------------------------------------------------------------------------------
+
+
+def test_fan_out_adds_contributions():
+    a = ad.Var(3.0)
+    z = a + a
+    assert z.parents == (a, a)
+    assert ad.grad(lambda a: a + a)(3.0) == 2.0
+    assert ad.grad(lambda x: x * x)(3.0) == 6.0
+    assert ad.grad(lambda x: x * x * x)(2.0) == 12.0
+
+
+def test_recorded_backward_shows_the_seed_figure():
+    """x receives 3 through * and 1 through +, accumulating to 4 (the seed README's Figure 1)."""
+    x, y = ad.Var(2.0, "x"), ad.Var(3.0, "y")
+    z = x * y + x
+    record = []
+    grads = ad.backward(z, [x, y], record=record)
+    to_x = [(node.op.name, c) for node, _, sent in record for parent, _, c, _ in sent if parent is x]
+    assert sorted(to_x) == [("add", 1.0), ("multiply", 3.0)]
+    assert grads[x] == 4.0 and grads[y] == 2.0
+
+
+def test_graph_can_be_replayed():
+    """Gradients live outside the nodes: the same graph gives the same answer twice."""
+    x = ad.Var(np.arange(3.0))
+    out = ad.sum(ad.sin(x) * x)
+    first = ad.backward(out, [x])[x]
+    second = ad.backward(out, [x])[x]
+    np.testing.assert_array_equal(first, second)
+    f = ad.grad(lambda v: ad.sum(v * v))
+    np.testing.assert_array_equal(f(np.ones(3)), f(np.ones(3)))
+
+
+def test_gradient_arrays_never_alias_each_other():
+    gx, gy = ad.grad(lambda x, y: ad.sum(x + y))(np.ones(3), np.ones(3))
+    gx *= 10
+    np.testing.assert_array_equal(gy, np.ones(3))
+
+
+def test_unused_input_and_constant_function_give_zero():
+    assert ad.grad(lambda x, y: x * 2.0)(1.0, 5.0) == (2.0, 0.0)
+    np.testing.assert_array_equal(ad.grad(lambda x: 3.0)(np.ones(2)), np.zeros(2))
+
+
+# ---- higher order ----------------------------------------------------------------------------------
+
+
+def test_nested_grad_of_sin_is_minus_sin():
+    for x in np.linspace(-3, 3, 7):
+        assert ad.grad(ad.grad(ad.sin))(x) == pytest.approx(-np.sin(x), abs=1e-12)
+    assert ad.grad(ad.grad(ad.grad(ad.sin)))(0.3) == pytest.approx(-np.cos(0.3))
+
+
+def test_nested_grad_does_not_confuse_variables():
+    """d/dx [ d/dy (x*y) at y=x ] = d/dx x = 1, not 2 (the classic 'perturbation confusion')."""
+    inner = lambda x: ad.grad(lambda y: x * y)(x)  # noqa: E731
+    assert ad.grad(inner)(3.0) == 1.0
+
+
+def test_hessian_of_quadratic_form_is_its_symmetric_matrix():
+    rng = np.random.default_rng(0)
+    S = rng.standard_normal((4, 4))
+    S = S + S.T
+    H = ad.hessian(lambda x: 0.5 * (x @ (S @ x)))(rng.standard_normal(4))
+    np.testing.assert_allclose(H, S, atol=1e-12)
+
+
+def test_jacobian():
+    x = np.array([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(ad.jacobian(ad.tanh)(x), np.diag(1 - np.tanh(x) ** 2))
+    A = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(ad.jacobian(lambda v: A @ v)(x), A)
+    assert ad.jacobian(lambda M: M * 2.0)(np.ones((2, 2))).shape == (2, 2, 2, 2)
+
+
+def test_numerical_grad_matches_grad():
+    f = lambda W, x: ad.sum(ad.tanh(W @ x))  # noqa: E731
+    W, x = np.random.default_rng(1).standard_normal((2, 3)), np.array([0.5, -1.0, 2.0])
+    for analytic, numeric in zip(ad.grad(f)(W, x), ad.numerical_grad(f, W, x)):
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+# ---- linear algebra ----------------------------------------------------------------------------------
+
+
+def _gaussian_data(n=4, N=30, seed=0):
+    rng = np.random.default_rng(seed)
+    Q = rng.standard_normal((n, n))
+    return Q @ Q.T / n + np.eye(n), rng.standard_normal((N, n))
+
+
+def test_gaussian_nll_gradient_matches_closed_form():
+    """L(Σ) = N/2 log|Σ| + 1/2 Σ_i x_iᵀ Σ⁻¹ x_i;  ∂L/∂Σ = N/2 Σ⁻¹ − 1/2 Σ⁻¹ XᵀX Σ⁻¹."""
+    S, X = _gaussian_data()
+    N = X.shape[0]
+    nll = lambda S: 0.5 * N * ad.logdet(S) + 0.5 * ad.sum(X.T * ad.solve(S, X.T))  # noqa: E731
+    Si = np.linalg.inv(S)
+    np.testing.assert_allclose(ad.grad(nll)(S), N / 2 * Si - 0.5 * Si @ X.T @ X @ Si, rtol=1e-10, atol=1e-12)
+    ad.check_grads(nll, S)
+
+
+def test_slogdet_returns_a_constant_sign():
+    A = -np.eye(3) * 2.0
+    sign, logabs = ad.slogdet(ad.Var(A))
+    assert sign == -1.0 and float(logabs.value) == pytest.approx(3 * np.log(2.0))
+    assert ad.slogdet(A)[0] == -1.0
+    np.testing.assert_allclose(ad.grad(lambda A: ad.slogdet(A)[1])(A), np.linalg.inv(A).T)
+
+
+def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix():
+    A = np.array([[1.0, 2.0], [2.0, 4.0]])
+    np.testing.assert_allclose(ad.grad(ad.det)(A), [[4.0, -2.0], [-2.0, 1.0]], atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [lambda A: ad.solve(A, np.ones(2)), ad.inv, ad.logdet, ad.slogdet, ad.logabsdet])
+def test_singular_matrix_is_a_named_error_not_a_warning(fn):
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for A in (singular, ad.Var(singular)):
+            with pytest.raises(ad.LinAlgError, match="singular") as err:
+                fn(A)
+            assert err.value.op in ("solve", "inv", "logdet", "slogdet")
+
+
+def test_nearly_singular_solve_is_refused():
+    with pytest.raises(ad.LinAlgError, match="working precision"):
+        ad.solve(ad.Var([[1.0, 1.0], [1.0, np.nextafter(1.0, 2.0)]]), np.ones(2))
+
+
+def test_logdet_of_negative_determinant_and_cholesky_of_indefinite_matrix():
+    with pytest.raises(ad.LinAlgError, match="negative") as err:
+        ad.logdet(ad.Var(np.diag([1.0, -2.0])))
+    assert err.value.op == "logdet" and "slogdet" in str(err.value)
+    with pytest.raises(ad.LinAlgError, match="positive definite"):
+        ad.cholesky(ad.Var(np.diag([1.0, -2.0])))
+
+
+def test_cholesky_gradient_is_symmetric():
+    S, _ = _gaussian_data(3)
+    g = ad.grad(lambda A: ad.sum(ad.cholesky(A) * np.arange(9.0).reshape(3, 3)))(S)
+    np.testing.assert_allclose(g, g.T, atol=1e-12)
+
+
+def test_solve_backward_reuses_the_forward_lu(monkeypatch):
+    """The VJP of solve must not factorize again or form an inverse."""
+    import scipy.linalg
+
+    A, b = np.array([[3.0, 1.0], [1.0, 2.0]]), np.array([1.0, 1.0])
+    A_var = ad.Var(A)
+    out = ad.sum(ad.solve(A_var, b))
+    calls = []
+    import core.linalg
+
+    monkeypatch.setattr(scipy.linalg, "lu_factor", lambda *a, **k: calls.append("lu_factor"))
+    monkeypatch.setattr(core.linalg, "_getrf", lambda *a, **k: calls.append("getrf"))
+    monkeypatch.setattr(np.linalg, "inv", lambda *a, **k: calls.append("inv"))
+    g = ad.backward(out, [A_var])[A_var]
+    assert calls == []
+    x = np.linalg.solve(A, b)
+    np.testing.assert_allclose(g, -np.outer(np.linalg.solve(A.T, np.ones(2)), x))
+
+
+# ---- errors ------------------------------------------------------------------------------------------
+
+
+def test_shape_error_names_the_op_and_both_shapes():
+    with pytest.raises(ad.ShapeError) as err:
+        ad.Var(np.ones((2, 3))) + np.ones((3, 2))
+    assert err.value.op == "add" and "(2, 3)" in str(err.value) and "(3, 2)" in str(err.value)
+    with pytest.raises(ad.ShapeError, match="matmul"):
+        ad.Var(np.ones((2, 3))) @ np.ones((2, 3))
+    with pytest.raises(ad.ShapeError, match="solve"):
+        ad.solve(ad.Var(np.eye(2)), np.ones(3))
+    with pytest.raises(ad.ShapeError, match="square"):
+        ad.inv(ad.Var(np.ones((2, 3))))
+    with pytest.raises(ad.ShapeError):
+        ad.sum(ad.Var(np.ones(3)), axis=2)
+    with pytest.raises(ad.ShapeError):
+        ad.add(np.ones(2), np.ones(3))  # plain arrays get the same error
+
+
+def test_non_scalar_output_suggests_sum_or_jacobian():
+    with pytest.raises(ad.ShapeError) as err:
+        ad.grad(lambda x: x * 2)(np.ones(3))
+    message = str(err.value)
+    assert "(3,)" in message and "sum(" in message and "jacobian" in message
+
+
+# ---- non-differentiable points -------------------------------------------------------------------
+
+
+def test_documented_conventions_at_kinks():
+    assert ad.grad(ad.relu)(0.0) == 0.0
+    assert ad.grad(ad.abs)(0.0) == 0.0
+    np.testing.assert_array_equal(ad.grad(ad.max)(np.array([1.0, 3.0, 3.0])), [0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(ad.grad(ad.min)(np.array([1.0, 1.0, 3.0])), [0.5, 0.5, 0.0])
+    assert ad.grad(ad.maximum)(2.0, 2.0) == (0.5, 0.5)
+    assert ad.grad(ad.minimum)(1.0, 2.0) == (1.0, 0.0)
+
+
+# ---- scale and concurrency ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_million_node_chain_at_the_default_recursion_limit():
+    assert sys.getrecursionlimit() <= 1000 or True  # the pass must not depend on it
+    c = 1.0 - 1e-7
+
+    def chain(x):
+        for _ in range(1_000_000):
+            x = x * c
+        return x
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        assert ad.grad(chain)(1.0) == pytest.approx(c ** 1_000_000, rel=1e-9)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_two_threads_differentiate_at_once():
+    rng = np.random.default_rng(0)
+    W, x = rng.standard_normal((8, 8)), rng.standard_normal(8)
+    mlp = lambda W, x: ad.sum(ad.tanh(W @ ad.tanh(W @ x)))  # noqa: E731
+
+    def chain(x):
+        for _ in range(300):
+            x = ad.sin(x) * 0.5 + x * 0.5
+        return x
+
+    expected = {"mlp": ad.grad(mlp)(W, x), "chain": ad.grad(chain)(0.3)}
+    results = {"mlp": [], "chain": []}
+    barrier = threading.Barrier(2)
+
+    def work(kind):
+        barrier.wait()
+        for _ in range(60):
+            results[kind].append(ad.grad(mlp)(W, x) if kind == "mlp" else ad.grad(chain)(0.3))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in results]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results["mlp"]) == len(results["chain"]) == 60
+    for got in results["mlp"]:
+        for g, e in zip(got, expected["mlp"]):
+            np.testing.assert_array_equal(g, e)
+    assert all(got == expected["chain"] for got in results["chain"])

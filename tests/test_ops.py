@@ -1,0 +1,178 @@
+"""Every primitive of the op table, swept by the finite-difference checker over many shapes.
+
+One line per op in ``CASES``; ``test_every_op_has_cases`` fails when an op is added to the table
+without a line here. Each case is checked to first order (the NumPy fast path of the VJPs) and to
+second order (the same VJPs run on Vars, as nested ``grad`` runs them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import core as ad
+from core.ops import Op, apply
+
+UNARY_SHAPES = [(), (3,), (2, 3), (2, 2, 3)]
+BINARY_SHAPES = [
+    ((), ()), ((3,), (3,)), ((2, 3), (2, 3)), ((2, 3), (3,)), ((3,), (2, 3)),
+    ((2, 1), (1, 3)), ((), (2, 3)), ((2, 3), ()), ((2, 2, 3), (2, 3)),
+]
+AXES = [None, 0, -1, (0, 1)]
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _sample(shape, rng, low=None):
+    """Random entries; with ``low``, uniform in [low, low + 1.5] (a domain like x > 0)."""
+    if low is None:
+        return rng.standard_normal(shape)
+    return low + 1.5 * rng.random(shape)
+
+
+def unary(fn, low=None, shapes=UNARY_SHAPES):
+    rng = _rng(1)
+    return [(fn, (_sample(s, rng, low),)) for s in shapes]
+
+
+def binary(fn, low_a=None, low_b=None):
+    rng = _rng(2)
+    return [(fn, (_sample(sa, rng, low_a), _sample(sb, rng, low_b))) for sa, sb in BINARY_SHAPES]
+
+
+def reduction(fn, **extra):
+    """Every axis choice, with and without keepdims, on a 2×3 matrix; plus a scalar and a vector."""
+    rng = _rng(3)
+    cases = [(fn, (rng.standard_normal(()),)), (fn, (rng.standard_normal(4),))]
+    for axis in AXES:
+        for keepdims in (False, True):
+            cases.append((lambda x, a=axis, k=keepdims: fn(x, axis=a, keepdims=k), (rng.standard_normal((2, 3)),)))
+    return cases
+
+
+def spd(n, seed=0):
+    q = _rng(seed).standard_normal((n, n))
+    return q @ q.T / n + np.eye(n)
+
+
+def square(n, seed=0):
+    return _rng(seed).standard_normal((n, n)) + 3.0 * np.eye(n)
+
+
+def symmetrized(fn):
+    """fn of the symmetric part: the convention for ops that read only one triangle (cholesky)."""
+    return lambda A: fn(0.5 * (A + ad.transpose(A)))
+
+
+R = _rng(4)
+SOFTMAX_WEIGHTS = R.standard_normal((2, 3))
+CASES = {
+    "negative": unary(ad.negative),
+    "exp": unary(ad.exp),
+    "log": unary(ad.log, low=0.5),
+    "sin": unary(ad.sin),
+    "cos": unary(ad.cos),
+    "tan": unary(ad.tan, low=-0.7),
+    "tanh": unary(ad.tanh),
+    "sigmoid": unary(ad.sigmoid),
+    "relu": unary(ad.relu),
+    "softplus": unary(ad.softplus),
+    "sqrt": unary(ad.sqrt, low=0.5),
+    "abs": unary(ad.abs),
+    "add": binary(ad.add),
+    "subtract": binary(ad.subtract),
+    "multiply": binary(ad.multiply),
+    "divide": binary(ad.divide, low_b=0.5),
+    "power": binary(ad.power, low_a=0.5),
+    "maximum": binary(ad.maximum),
+    "minimum": binary(ad.minimum),
+    "sum": reduction(ad.sum),
+    "mean": reduction(ad.mean),
+    "max": reduction(ad.max),
+    "min": reduction(ad.min),
+    "logsumexp": reduction(ad.logsumexp),
+    "softmax": [(lambda x: ad.softmax(x) * np.arange(4.0), (R.standard_normal(4),)),
+                (lambda x: ad.softmax(x, axis=0) * SOFTMAX_WEIGHTS, (R.standard_normal((2, 3)),))],
+    "transpose": [(ad.transpose, (R.standard_normal((2, 3)),)),
+                  (lambda x: ad.transpose(x, axes=(2, 0, 1)), (R.standard_normal((2, 3, 4)),))],
+    "reshape": [(lambda x: ad.reshape(x, (3, 2)), (R.standard_normal((2, 3)),)),
+                (lambda x: ad.reshape(x, (-1,)), (R.standard_normal((2, 2, 3)),))],
+    "broadcast_to": [(lambda x: ad.broadcast_to(x, (2, 3)), (R.standard_normal(3),)),
+                     (lambda x: ad.broadcast_to(x, (2, 3)), (R.standard_normal(()),))],
+    "identity": unary(ad.identity),
+    "getitem": [(lambda x: x[1], (R.standard_normal(3),)), (lambda x: x[:, 1], (R.standard_normal((2, 3)),)),
+                (lambda x: x[1:3], (R.standard_normal(4),)),
+                (lambda x: x[np.array([0, 0, 2])], (R.standard_normal(3),))],
+    "scatter": [(lambda g: ad.scatter(g, index=np.array([0, 0, 2]), shape=(4,)), (R.standard_normal(3),))],
+    "matmul": [(ad.matmul, (R.standard_normal((2, 3)), R.standard_normal((3, 4)))),
+               (ad.matmul, (R.standard_normal(3), R.standard_normal(3))),
+               (ad.matmul, (R.standard_normal(3), R.standard_normal((3, 2)))),
+               (ad.matmul, (R.standard_normal((2, 3)), R.standard_normal(3))),
+               (ad.matmul, (R.standard_normal((2, 2, 3)), R.standard_normal((3, 4)))),
+               (ad.matmul, (R.standard_normal((2, 3)), R.standard_normal((2, 3, 4)))),
+               (ad.matmul, (R.standard_normal((1, 2, 3)), R.standard_normal((2, 3, 1))))],
+    "outer": [(ad.outer, (R.standard_normal(3), R.standard_normal(2)))],
+    "trace": [(ad.trace, (R.standard_normal((3, 3)),))],
+    "diag": [(ad.diag, (R.standard_normal(3),)), (ad.diag, (R.standard_normal((3, 3)),))],
+    "solve": [(ad.solve, (square(3), R.standard_normal(3))), (ad.solve, (square(3, 1), R.standard_normal((3, 2))))],
+    "inv": [(ad.inv, (square(3),))],
+    "det": [(ad.det, (square(3),)), (ad.det, (-square(3, 2),))],
+    "logabsdet": [(ad.logabsdet, (square(3),)), (ad.logabsdet, (-square(3, 2),))],
+    "logdet": [(ad.logdet, (spd(3),))],
+    "cholesky": [(symmetrized(ad.cholesky), (spd(3),)), (symmetrized(ad.cholesky), (spd(1, 1),))],
+}
+
+
+def test_every_op_has_cases():
+    missing = sorted(set(ad.OPS) - set(CASES))
+    unknown = sorted(set(CASES) - set(ad.OPS))
+    assert not missing, f"ops in the table without a gradient test case: {missing}"
+    assert not unknown, f"test cases for ops not in the table: {unknown}"
+
+
+ALL_CASES = [(name, i, fn, args) for name, cases in CASES.items() for i, (fn, args) in enumerate(cases)]
+
+
+@pytest.mark.parametrize("name,i,fn,args", ALL_CASES, ids=[f"{n}-{i}" for n, i, _, _ in ALL_CASES])
+def test_gradient_matches_finite_differences(name, i, fn, args):
+    ad.check_grads(fn, *args, order=1)
+
+
+@pytest.mark.parametrize("name,i,fn,args", ALL_CASES, ids=[f"{n}-{i}" for n, i, _, _ in ALL_CASES])
+def test_second_order_matches_finite_differences(name, i, fn, args):
+    ad.check_grads(fn, *args, order=2, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forward_agrees_with_numpy_on_plain_arrays(name):
+    """The same function on Vars and on plain arrays gives the same value (the fast path)."""
+    for fn, args in CASES[name]:
+        plain = fn(*args)
+        traced = fn(*[ad.Var(a) for a in args])
+        np.testing.assert_allclose(traced.value, plain, rtol=1e-12, atol=1e-12)
+
+
+def _sin_with_wrong_vjp(relative_error):
+    op = Op("sin_wrong", "sin", np.sin, ("x",), (lambda g, z, x: g * np.cos(x) * (1 + relative_error),), ("",))
+    return lambda x: apply(op, (x,), {})
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4)])
+def test_checker_rejects_a_vjp_off_by_a_tenth_of_a_percent(shape):
+    x = _rng(5).standard_normal(shape)
+    ad.check_grads(_sin_with_wrong_vjp(0.0), x)  # the same op with the right VJP passes
+    with pytest.raises(ad.GradientCheckError) as err:
+        ad.check_grads(_sin_with_wrong_vjp(1e-3), x)
+    assert "finite differences" in str(err.value) and "VJP" in str(err.value)
+
+
+def test_checker_rejects_a_wrong_second_derivative():
+    """A VJP that is right on arrays but built from the wrong ops for Vars fails only at order 2."""
+    op = Op("sin_bad_graph", "sin", np.sin, ("x",),
+            (lambda g, z, x: g * (ad.cos(x) if type(x) is not ad.Var else ad.cos(x) * 1.001),), ("",))
+    fn = lambda x: apply(op, (x,), {})  # noqa: E731
+    ad.check_grads(fn, 0.7, order=1)
+    with pytest.raises(ad.GradientCheckError):
+        ad.check_grads(fn, 0.7, order=2)
