@@ -24,7 +24,6 @@ from .linalg import (
     outer,
     slogdet,
     solve,
-    trace,
 )
 from .ops import (
     OPS,
@@ -61,10 +60,11 @@ from .ops import (
     transpose,
     unbroadcast,
 )
+from .trace import Trace, trace
 from .var import Var
 
 __all__ = [
-    "Var", "grad", "value_and_grad", "jacobian", "hessian", "backward", "toposort",
+    "Var", "Trace", "trace", "grad", "value_and_grad", "jacobian", "hessian", "backward", "toposort",
     "check_grads", "numerical_grad", "OPS", "unbroadcast",
     "AutodiffError", "ShapeError", "LinAlgError", "GradientCheckError",
     "abs", "add", "broadcast_to", "cos", "divide", "exp", "getitem", "identity", "log",

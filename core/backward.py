@@ -42,7 +42,9 @@ def toposort(output: Var) -> list:
             continue
         expanded.add(node)
         push(node)
-        for parent in node.parents:
+        # Pushed last-first so the first argument is popped first: the order then follows the
+        # left-to-right evaluation of the expression, which is what a reader of the graph expects.
+        for parent in reversed(node.parents):
             if parent not in expanded:
                 push(parent)
     return order
@@ -68,7 +70,7 @@ def _active_nodes(order: list, wrt: set):
     return active, nested
 
 
-def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None) -> dict:
+def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, order=None) -> dict:
     """Gradients of ``output`` with respect to each node in ``wrt``, as ``{node: gradient}``.
 
     ``seed`` is the output's gradient (default: ones of its shape). With ``create_graph`` the VJPs
@@ -77,9 +79,11 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None) -> 
     what nested ``grad(grad(f))`` needs. A node in ``wrt`` that ``output`` does not depend on maps
     to ``None``. ``record``, a list, receives ``(node, ḡ, [(parent, position, contribution,
     accumulated), ...])`` per processed node in processing order: the raw material of a Trace.
+    ``order`` may pass a topological order of ``output``'s graph that the caller already has.
     """
     wrt_set = set(wrt)
-    order = toposort(output)
+    if order is None:
+        order = toposort(output)
     active, nested = _active_nodes(order, wrt_set)
     if create_graph is None:
         create_graph = nested

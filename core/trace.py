@@ -1,0 +1,394 @@
+r"""``Trace``: the forward and the backward pass as plain, replayable data.
+
+Everything the app draws is a query on a Trace at a position ``t`` of the timeline:
+
+    t = 0                     nothing computed yet (inputs and constants are known)
+    t = 1 … F                 forward step t has just computed ``forward_steps[t-1]``
+    t = F + 1 … F + B         backward step k = t − F has just processed ``backward_steps[k-1]``
+                              and sent its contributions to its parents
+    t_end = F + B
+
+A backward step is the processing of one node: its final gradient ḡ and one ``Contribution`` per
+parent edge (the VJP's value, the rule used, and the parent's running sum right after adding it).
+Memory is O(edges): each contribution and its running sum are stored once, never a snapshot of
+every node at every step; ``grad_at`` finds the running sum in effect at ``t`` by bisection.
+
+Statuses (``status_at``): ``pending`` (an op node not computed yet), ``computed`` (has a value;
+in the backward pass: a node that needs no gradient, such as a constant), ``current`` (the node of
+step t), ``waiting`` (needs a gradient, has received none yet), ``partial`` (has received k of
+its m contributions: ``contributions_received``), ``done`` (its gradient is final).
+"""
+
+from __future__ import annotations
+
+import bisect
+import inspect
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backward import backward, toposort
+from .errors import AutodiffError
+from .linalg import trace as matrix_trace
+from .var import GRAD_INPUT, Var, input_leaf
+
+PENDING, COMPUTED, CURRENT, WAITING, PARTIAL, DONE = "pending", "computed", "current", "waiting", "partial", "done"
+STATUSES = (PENDING, COMPUTED, CURRENT, WAITING, PARTIAL, DONE)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """One node of the graph as the app sees it. ``id`` is its index in topological order."""
+
+    id: int
+    label: str  # the user's name, else the op's symbol, else (a constant) its value
+    op: str | None  # None for inputs and constants
+    parents: tuple  # ordered ids; `a + a` lists `a` twice
+    shape: tuple
+    value: np.ndarray
+    kind: str  # "input", "constant" or "op"
+    line: int | None = None  # where the program made it (1-based), if it came from a program
+    col: int | None = None
+    name: str | None = None  # the user's name, if any
+    symbol: str = ""  # the op's short symbol for drawing ("×", "@", "Σ")
+    attrs: tuple = ()  # the op's public attributes as (key, text) pairs: (("axis", "0"),)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one backward step sends along one edge: ``value`` is the VJP's result."""
+
+    parent: int
+    position: int  # which argument of the child the parent is (0 for a, 1 for b)
+    value: np.ndarray
+    accumulated: np.ndarray  # the parent's gradient right after adding ``value``
+    rule: str  # LaTeX of the VJP applied
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    node: int
+    grad: np.ndarray  # the node's final gradient ḡ, the upstream gradient of its contributions
+    contributions: tuple
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What happens at step t, as data the app turns into a sentence and a formula."""
+
+    t: int
+    phase: str  # "start", "forward", "backward" or "end"
+    step: int  # 1-based index within the phase (0 at start)
+    steps_in_phase: int
+    node: int | None
+    summary: str  # one plain sentence
+    contributions: tuple = ()  # the backward step's contributions
+
+
+@dataclass(frozen=True)
+class Trace:
+    nodes: tuple
+    inputs: dict  # name -> id
+    output: int
+    grads: dict  # input name -> final gradient (zeros when the output does not depend on it)
+    forward_steps: tuple  # node ids, evaluation order
+    backward_steps: tuple  # BackwardStep, processing order
+    program: str | None = None
+    seed: int | None = None
+    note: str | None = None  # e.g. why there is no backward pass
+    # Indexes for the queries, derived from the fields above (not part of equality or JSON).
+    _computed_at: tuple = field(default=(), init=False, repr=False, compare=False)
+    _arrivals: tuple = field(default=(), init=False, repr=False, compare=False)
+    _processed_at: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        n = len(self.nodes)
+        computed_at = [0] * n
+        for k, node_id in enumerate(self.forward_steps, start=1):
+            computed_at[node_id] = k
+        arrivals = [([], []) for _ in range(n)]  # per node: (step numbers, accumulated values)
+        processed_at = {}
+        for k, step in enumerate(self.backward_steps, start=1):
+            processed_at[step.node] = k
+            for c in step.contributions:
+                arrivals[c.parent][0].append(k)
+                arrivals[c.parent][1].append(c.accumulated)
+        object.__setattr__(self, "_computed_at", tuple(computed_at))
+        object.__setattr__(self, "_arrivals", tuple(arrivals))
+        object.__setattr__(self, "_processed_at", processed_at)
+
+    # ---- the timeline ---------------------------------------------------------------------------
+    @property
+    def t_forward_end(self) -> int:
+        return len(self.forward_steps)
+
+    @property
+    def t_end(self) -> int:
+        return len(self.forward_steps) + len(self.backward_steps)
+
+    def _check(self, node_id: int, t: int) -> None:
+        if not 0 <= node_id < len(self.nodes):
+            raise AutodiffError(f"no node {node_id} in this trace (it has {len(self.nodes)})")
+        self._check_t(t)
+
+    def _check_t(self, t: int) -> None:
+        if not 0 <= t <= self.t_end:
+            raise AutodiffError(f"t = {t} is outside the timeline 0 … {self.t_end}")
+
+    def value_at(self, node_id: int, t: int):
+        """The node's value once computed (inputs and constants from t = 0), else None."""
+        self._check(node_id, t)
+        return self.nodes[node_id].value if t >= self._computed_at[node_id] else None
+
+    def contributions_expected(self, node_id: int) -> int:
+        """m: how many contributions the node receives in the whole backward pass."""
+        return len(self._arrivals[node_id][0])
+
+    def contributions_received(self, node_id: int, t: int) -> int:
+        """k: how many of them have arrived by step t."""
+        self._check(node_id, t)
+        return bisect.bisect_right(self._arrivals[node_id][0], t - self.t_forward_end)
+
+    def needs_grad(self, node_id: int) -> bool:
+        return (node_id == self.output and bool(self.backward_steps)) or self.contributions_expected(node_id) > 0
+
+    def grad_at(self, node_id: int, t: int):
+        """The gradient accumulated at the node by step t (None before any has arrived)."""
+        k = self.contributions_received(node_id, t)
+        if k:
+            return self._arrivals[node_id][1][k - 1]
+        if node_id == self.output and self.backward_steps and t > self.t_forward_end:
+            return self.backward_steps[0].grad  # the seed, ḡ = 1, from the first backward step
+        return None
+
+    def status_at(self, node_id: int, t: int) -> str:
+        self._check(node_id, t)
+        forward_end = self.t_forward_end
+        if t <= forward_end:
+            computed_at = self._computed_at[node_id]
+            if t < computed_at:
+                return PENDING
+            return CURRENT if t == computed_at and t > 0 else COMPUTED
+        k = t - forward_end
+        if self._processed_at.get(node_id) == k:
+            return CURRENT
+        if not self.needs_grad(node_id):
+            return COMPUTED
+        if node_id == self.output:
+            return DONE
+        received, expected = self.contributions_received(node_id, t), self.contributions_expected(node_id)
+        if received == 0:
+            return WAITING
+        return DONE if received == expected else PARTIAL
+
+    def explain(self, t: int) -> Explanation:
+        """What happens at step t: the phase, the node, and one sentence."""
+        self._check_t(t)
+        forward_end = self.t_forward_end
+        if t == 0:
+            shown = ", ".join(f"{name} = {_short(self.nodes[i].value)}" for name, i in self.inputs.items())
+            return Explanation(t, "start", 0, len(self.forward_steps), None,
+                               "Nothing is computed yet." + (f" Inputs: {shown}." if shown else ""))
+        if t <= forward_end:
+            node = self.nodes[self.forward_steps[t - 1]]
+            args = ", ".join(self.nodes[p].label for p in node.parents)
+            summary = f"Forward {t} of {forward_end}: {node.label} = {node.op}({args}) = {_short(node.value)}"
+            return Explanation(t, "forward", t, forward_end, node.id, summary)
+        k = t - forward_end
+        step = self.backward_steps[k - 1]
+        node = self.nodes[step.node]
+        sends = "; ".join(
+            f"sends {_short(c.value)} to {self.nodes[c.parent].label} (now {_short(c.accumulated)})"
+            for c in step.contributions
+        )
+        summary = (f"Backward {k} of {len(self.backward_steps)}: {node.label} has gradient {_short(step.grad)}"
+                   + (f" and {sends}" if sends else ""))
+        phase = "backward" if t < self.t_end else "end"
+        return Explanation(t, phase, k, len(self.backward_steps), node.id, summary, step.contributions)
+
+    # ---- JSON -------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The trace as JSON-ready data (the format is documented in docs/trace-format.md)."""
+        return {
+            "format": FORMAT, "version": VERSION,
+            "program": self.program, "seed": self.seed, "note": self.note,
+            "output": self.output, "inputs": dict(self.inputs),
+            "grads": {name: _encode(g) for name, g in self.grads.items()},
+            "nodes": [
+                {"id": n.id, "label": n.label, "op": n.op, "parents": list(n.parents), "shape": list(n.shape),
+                 "value": _encode(n.value), "kind": n.kind, "line": n.line, "col": n.col, "name": n.name,
+                 "symbol": n.symbol, "attrs": [list(a) for a in n.attrs]}
+                for n in self.nodes
+            ],
+            "forward_steps": list(self.forward_steps),
+            "backward_steps": [
+                {"node": s.node, "grad": _encode(s.grad), "contributions": [
+                    {"parent": c.parent, "position": c.position, "value": _encode(c.value),
+                     "accumulated": _encode(c.accumulated), "rule": c.rule}
+                    for c in s.contributions]}
+                for s in self.backward_steps
+            ],
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Trace:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise AutodiffError(f"not a Backprop Studio trace (expected format {FORMAT!r})")
+        if data.get("version") != VERSION:
+            raise AutodiffError(f"trace format version {data.get('version')!r} is not supported (this is {VERSION})")
+        try:
+            nodes = tuple(
+                NodeRecord(n["id"], n["label"], n["op"], tuple(n["parents"]), tuple(n["shape"]), _decode(n["value"]),
+                           n["kind"], n["line"], n["col"], n["name"], n["symbol"], tuple(tuple(a) for a in n["attrs"]))
+                for n in data["nodes"]
+            )
+            steps = tuple(
+                BackwardStep(s["node"], _decode(s["grad"]), tuple(
+                    Contribution(c["parent"], c["position"], _decode(c["value"]), _decode(c["accumulated"]), c["rule"])
+                    for c in s["contributions"]))
+                for s in data["backward_steps"]
+            )
+            return cls(nodes, dict(data["inputs"]), data["output"],
+                       {k: _decode(v) for k, v in data["grads"].items()}, tuple(data["forward_steps"]), steps,
+                       data.get("program"), data.get("seed"), data.get("note"))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise AutodiffError(f"malformed trace JSON: {exc!r}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> Trace:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise AutodiffError(f"not JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    # ---- building -------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, output: Var, inputs: dict, *, program: str | None = None, seed: int | None = None) -> Trace:
+        """Record the graph of ``output`` and its backward pass with respect to ``inputs``.
+
+        The nodes are ordered by where the program made them (stable, so ties keep the
+        topological order, which they respect since a name is bound before it is used), and the
+        backward pass walks exactly the reverse of that order. A non-scalar output gives a
+        forward-only trace with a ``note``: there is no single gradient to show.
+        """
+        order = toposort(output)
+        if any(v.loc is not None for v in order):
+            order.sort(key=lambda v: v.loc[0] if v.loc is not None else 0)
+        ids = {v: i for i, v in enumerate(order)}
+        input_ids = {name: ids[v] for name, v in inputs.items() if v in ids}
+        input_nodes = set(inputs.values())
+        nodes = tuple(_node_record(i, v, ids, v in input_nodes) for i, v in enumerate(order))
+        forward_steps = tuple(i for i, v in enumerate(order) if v.op is not None)
+        note, steps, final = None, (), {}
+        if output.shape != ():
+            note = (f"The output has shape {output.shape}, so there is no single gradient to show: "
+                    f"wrap it in sum(...) or mean(...) to see the backward pass.")
+        else:
+            record = []
+            final = backward(output, list(inputs.values()), order=order, record=record, create_graph=False)
+            steps = tuple(_backward_step(entry, ids) for entry in record if entry[0].op is not None
+                          and entry[0] not in input_nodes)
+        grads = {}
+        for name, v in inputs.items():
+            g = final.get(v)
+            grads[name] = np.zeros(v.shape) if g is None else np.asarray(g)
+        return cls(nodes, input_ids, ids[output], grads, forward_steps, steps, program, seed, note)
+
+
+FORMAT = "backprop-studio/trace"
+VERSION = 1
+_NONFINITE = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}
+
+
+def _encode(a) -> dict:
+    """An array as ``{"shape": [...], "data": [...]}`` (row-major); NaN and ±inf as strings,
+    because strict JSON has no such numbers."""
+    a = np.asarray(a, dtype=np.float64)
+    data = [x if np.isfinite(x) else ("nan" if np.isnan(x) else ("inf" if x > 0 else "-inf"))
+            for x in a.ravel().tolist()]
+    return {"shape": list(a.shape), "data": data}
+
+
+def _decode(d: dict) -> np.ndarray:
+    data = [_NONFINITE[x] if isinstance(x, str) else x for x in d["data"]]
+    return np.asarray(data, dtype=np.float64).reshape(d["shape"])
+
+
+def _short(value, digits: int = 4) -> str:
+    """A value in a few characters: a number, or a shape and norm for arrays."""
+    a = np.asarray(value)
+    if a.ndim == 0:
+        return f"{float(a):.{digits}g}"
+    if a.size <= 4:
+        return "[" + ", ".join(f"{float(x):.3g}" for x in a.ravel()) + "]" + ("" if a.ndim == 1 else f"{a.shape}")
+    return f"{'×'.join(map(str, a.shape))} array (‖·‖={float(np.linalg.norm(a)):.3g})"
+
+
+def _public_attrs(attrs) -> tuple:
+    """The attrs a reader cares about (axis, keepdims, shape, index) as text; not LU factors."""
+    return tuple((k, repr(v)) for k, v in attrs.items() if k not in ("lu",))
+
+
+def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:
+    if v.op is not None:
+        kind, label = "op", v.name or v.op.symbol
+    elif is_input or v.attrs is GRAD_INPUT:
+        kind, label = "input", v.name or f"x{i}"
+    else:
+        kind, label = "constant", v.name or (_short(v._value) if v.ndim == 0 else f"const {v.shape}")
+    line, col = v.loc if v.loc is not None else (None, None)
+    return NodeRecord(
+        id=i, label=label, op=v.op.name if v.op is not None else None,
+        parents=tuple(ids[p] for p in v.parents), shape=tuple(v.shape), value=np.asarray(v._value),
+        kind=kind, line=line, col=col, name=v.name, symbol=v.op.symbol if v.op is not None else "",
+        attrs=_public_attrs(v.attrs) if v.op is not None else (),
+    )
+
+
+def _backward_step(entry, ids: dict) -> BackwardStep:
+    node, g, sent = entry
+    rules = node.op.rules
+    return BackwardStep(
+        node=ids[node], grad=np.asarray(g),
+        contributions=tuple(
+            Contribution(ids[parent], position, np.asarray(value), np.asarray(accumulated), rules[position])
+            for parent, position, value, accumulated in sent
+        ),
+    )
+
+
+def trace(f_or_matrix, *args, names=None):
+    """``trace(f, *args)`` records a Trace; ``trace(A)`` is the matrix trace (the op).
+
+    Both meanings are public API under the one name (``ad.trace``), told apart by the first
+    argument: a function is recorded, anything else (an array, a Var) is a matrix. Inside
+    programs of the expression language, ``trace`` is always the matrix trace.
+    """
+    if callable(f_or_matrix):
+        return trace_function(f_or_matrix, *args, names=names)
+    return matrix_trace(f_or_matrix, *args)
+
+
+def trace_function(f, *args, names=None) -> Trace:
+    """Run ``f(*args)`` on fresh input leaves and record its forward and backward pass.
+
+    ``names`` labels the inputs (default: ``f``'s parameter names, else x0, x1, …).
+    """
+    if names is None:
+        try:
+            params = list(inspect.signature(f).parameters)
+        except (TypeError, ValueError):
+            params = []
+        names = [params[i] if i < len(params) else f"x{i}" for i in range(len(args))]
+    if len(names) != len(args):
+        raise AutodiffError(f"trace got {len(args)} arguments but {len(names)} names")
+    leaves = [input_leaf(a, name) for a, name in zip(args, names)]
+    out = f(*leaves)
+    if type(out) is not Var:
+        raise AutodiffError("the function's output does not depend on its inputs; nothing to trace")
+    return Trace.build(out, dict(zip(names, leaves)))
