@@ -43,3 +43,12 @@ class GradientCheckError(AutodiffError, AssertionError):
 
     Also an ``AssertionError`` so that a bare ``check_grads(...)`` in a test fails like an assert.
     """
+
+
+class ExpressionError(AutodiffError):
+    """A program the expression language refuses; ``line``/``col`` (1-based) and ``end_col`` locate it."""
+
+    def __init__(self, message: str, line: int | None = None, col: int | None = None,
+                 end_col: int | None = None, **kw):
+        super().__init__(message, **kw)
+        self.line, self.col, self.end_col = line, col, end_col

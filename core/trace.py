@@ -118,6 +118,13 @@ class Trace:
         object.__setattr__(self, "_arrivals", tuple(arrivals))
         object.__setattr__(self, "_processed_at", processed_at)
 
+    def title(self, node_id: int) -> str:
+        """How a node is named on screen: the user's name, else its symbol and id ('× #2')."""
+        node = self.nodes[node_id]
+        if node.name or node.kind != "op":
+            return " ".join(node.label.split())  # no newlines or tabs from a hostile name
+        return f"{node.symbol} #{node.id}"
+
     # ---- the timeline ---------------------------------------------------------------------------
     @property
     def t_forward_end(self) -> int:
@@ -187,23 +194,24 @@ class Trace:
         self._check_t(t)
         forward_end = self.t_forward_end
         if t == 0:
-            shown = ", ".join(f"{name} = {_short(self.nodes[i].value)}" for name, i in self.inputs.items())
+            shown = ", ".join(f"{name} = {format_value(self.nodes[i].value)}" for name, i in self.inputs.items())
             return Explanation(t, "start", 0, len(self.forward_steps), None,
                                "Nothing is computed yet." + (f" Inputs: {shown}." if shown else ""))
         if t <= forward_end:
             node = self.nodes[self.forward_steps[t - 1]]
-            args = ", ".join(self.nodes[p].label for p in node.parents)
-            summary = f"Forward {t} of {forward_end}: {node.label} = {node.op}({args}) = {_short(node.value)}"
+            args = ", ".join(self.title(p) for p in node.parents)
+            summary = (f"Forward {t} of {forward_end}: {self.title(node.id)} = {node.op}({args}) "
+                       f"= {format_value(node.value)}")
             return Explanation(t, "forward", t, forward_end, node.id, summary)
         k = t - forward_end
         step = self.backward_steps[k - 1]
         node = self.nodes[step.node]
         sends = "; ".join(
-            f"sends {_short(c.value)} to {self.nodes[c.parent].label} (now {_short(c.accumulated)})"
+            f"sends {format_value(c.value)} to {self.title(c.parent)} (now {format_value(c.accumulated)})"
             for c in step.contributions
         )
-        summary = (f"Backward {k} of {len(self.backward_steps)}: {node.label} has gradient {_short(step.grad)}"
-                   + (f" and {sends}" if sends else ""))
+        summary = (f"Backward {k} of {len(self.backward_steps)}: {self.title(node.id)} has gradient "
+                   f"{format_value(step.grad)}" + (f" and {sends}" if sends else ""))
         phase = "backward" if t < self.t_end else "end"
         return Explanation(t, phase, k, len(self.backward_steps), node.id, summary, step.contributions)
 
@@ -319,14 +327,16 @@ def _decode(d: dict) -> np.ndarray:
     return np.asarray(data, dtype=np.float64).reshape(d["shape"])
 
 
-def _short(value, digits: int = 4) -> str:
-    """A value in a few characters: a number, or a shape and norm for arrays."""
+def format_value(value, digits: int = 4) -> str:
+    """A value in a few characters: a number; a short vector; else its shape and norm."""
+    if value is None:
+        return "—"
     a = np.asarray(value)
     if a.ndim == 0:
         return f"{float(a):.{digits}g}"
-    if a.size <= 4:
-        return "[" + ", ".join(f"{float(x):.3g}" for x in a.ravel()) + "]" + ("" if a.ndim == 1 else f"{a.shape}")
-    return f"{'×'.join(map(str, a.shape))} array (‖·‖={float(np.linalg.norm(a)):.3g})"
+    if a.ndim == 1 and a.size <= 3:
+        return "[" + ", ".join(f"{float(x):.3g}" for x in a) + "]"
+    return f"{'×'.join(map(str, a.shape))} ‖{float(np.linalg.norm(a)):.3g}‖"
 
 
 def _public_attrs(attrs) -> tuple:
@@ -340,7 +350,7 @@ def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:
     elif is_input or v.attrs is GRAD_INPUT:
         kind, label = "input", v.name or f"x{i}"
     else:
-        kind, label = "constant", v.name or (_short(v._value) if v.ndim == 0 else f"const {v.shape}")
+        kind, label = "constant", v.name or (format_value(v._value) if v.ndim == 0 else f"const {v.shape}")
     line, col = v.loc if v.loc is not None else (None, None)
     return NodeRecord(
         id=i, label=label, op=v.op.name if v.op is not None else None,

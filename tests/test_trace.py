@@ -59,7 +59,7 @@ def test_explain_every_step():
     phases = [tr.explain(t).phase for t in range(tr.t_end + 1)]
     assert phases == ["start", "forward", "forward", "backward", "end"]
     assert "x = 2" in tr.explain(0).summary
-    assert tr.explain(1).summary == "Forward 1 of 2: × = multiply(x, y) = 6"
+    assert tr.explain(1).summary == "Forward 1 of 2: × #2 = multiply(x, y) = 6"
     last = tr.explain(4)
     assert last.node == by_label(tr, "×") and "sends 3 to x (now 4)" in last.summary
     with pytest.raises(ad.AutodiffError):

@@ -1,0 +1,81 @@
+"""``python -m core PROGRAM_OR_FILE [--seed N] [--json]``: a trace, readable in a terminal.
+
+Prints the forward pass as a table, then every backward step: the node, its gradient, and for each
+parent the rule applied, the contribution sent and the parent's running sum. ``--json`` writes the
+Trace's JSON instead (the format of docs/trace-format.md), for the app's import or other tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import AutodiffError, ExpressionError
+from .ops import OPS
+from .rules import plain_text, substitute
+from .trace import Trace, format_value
+
+
+def format_trace(trace: Trace) -> str:
+    nodes = trace.nodes
+    lines = ["Forward pass", f"  {'id':>3}  {'node':<12} {'op':<10} {'shape':<10} value"]
+    for n in nodes:
+        what = n.op or n.kind
+        shape = str(n.shape)
+        lines.append(f"  {n.id:>3}  {trace.title(n.id)[:12]:<12} {what[:10]:<10} {shape:<10} {format_value(n.value)}")
+    if trace.note:
+        lines += ["", trace.note]
+        return "\n".join(lines) + "\n"
+    lines += ["", "Backward pass (reverse topological order)"]
+    for k, step in enumerate(trace.backward_steps, start=1):
+        node = nodes[step.node]
+        lines.append(f"  step {k}: {trace.title(node.id)} ({node.op}) has gradient {format_value(step.grad)}")
+        op = OPS.get(node.op)
+        arg_names = dict(zip(op.arg_names, (trace.title(p) for p in node.parents))) if op else {}
+        arg_names["z"] = trace.title(node.id)
+        for c in step.contributions:
+            parent = nodes[c.parent]
+            lines.append(f"      -> {trace.title(parent.id):<10} {plain_text(substitute(c.rule, arg_names))}")
+            lines.append(f"         sends {format_value(c.value)}, running sum {format_value(c.accumulated)}")
+    lines += ["", "Gradients"]
+    lines += [f"  d{trace.title(trace.output)}/d{name} = {format_value(g, 6)}" for name, g in trace.grads.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
+    parser.add_argument("program", help="program text, or the path of a file holding it")
+    parser.add_argument("--seed", type=int, default=0, help="seed of randn/rand/spd (default 0)")
+    parser.add_argument("--json", action="store_true", help="print the trace as JSON")
+    args = parser.parse_args(argv)
+    from .language import run
+
+    path = Path(args.program)
+    try:
+        text = path.read_text() if "\n" not in args.program and path.is_file() else args.program
+    except OSError as exc:
+        print(f"error: cannot read {args.program}: {exc}", file=sys.stderr)
+        return 2
+    text = text.replace("\\n", "\n") if "\n" not in text and ";" not in text else text
+    try:
+        trace = run(text, seed=args.seed)
+    except ExpressionError as exc:
+        print(_located(text, exc), file=sys.stderr)
+        return 1
+    except AutodiffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(trace.to_json(indent=1) + "\n" if args.json else format_trace(trace))
+    return 0
+
+
+def _located(text: str, exc: ExpressionError) -> str:
+    """The error with the offending line and a caret under the column."""
+    where = f" on line {exc.line}, column {exc.col}" if exc.line else ""
+    out = [f"error{where}: {exc}"]
+    lines = text.splitlines()
+    if exc.line and 1 <= exc.line <= len(lines):
+        out.append(f"  {exc.line:>3} | {lines[exc.line - 1]}")
+        out.append("      | " + " " * max((exc.col or 1) - 1, 0) + "^")
+    return "\n".join(out)
