@@ -1,0 +1,1 @@
+"""Streamlit-facing code: pure functions of (trace, t, options) first, drawing last."""

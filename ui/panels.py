@@ -1,0 +1,149 @@
+"""The Streamlit panels. Each reads the session state and draws; the logic lives elsewhere
+(``state`` changes the state, ``render``/``explain``/``figures`` compute what is drawn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from . import state as S
+from .explain import explain_step
+from .figures import heatmap
+from .render import GraphOptions, fmt, graph_dot, legend_html, node_title
+
+CSS_FILE = Path(__file__).resolve().parent.parent / "assets" / "style.css"
+
+
+def style() -> None:
+    st.html(f"<style>{CSS_FILE.read_text()}</style>")
+
+
+def editor() -> None:
+    state = st.session_state
+    titles = [e.title for e in S.examples()]
+    left, right = st.columns([3, 2])
+    with right:
+        st.selectbox("Example", titles, key=S.EXAMPLE, index=None, placeholder="Choose an example…",
+                     on_change=S.on_example, args=(state,))
+        chosen = next((e for e in S.examples() if e.title == state.get(S.EXAMPLE)), None)
+        if chosen is not None:
+            st.info(chosen.note, icon=":material/school:")
+        st.number_input("Seed (for randn, rand, spd)", min_value=0, max_value=S.MAX_SEED, step=1, key=S.SEED,
+                        on_change=S.run_editor, args=(state,))
+    with left:
+        st.text_area("Program", key=S.EDITOR, height=200, on_change=S.run_editor, args=(state,),
+                     help="One statement per line; the last one is the output. Ctrl+Enter runs it.")
+        st.button("Run", icon=":material/play_arrow:", on_click=S.run_editor, args=(state,), type="primary")
+        error = state.get(S.ERROR)
+        if error is not None:
+            st.error(_located_message(state.get(S.EDITOR, ""), error), icon=":material/error:")
+
+
+def _located_message(text: str, error: S.ProgramError) -> str:
+    where = f"Line {error.line}, column {error.col}: " if error.line else ""
+    message = f"{where}{error.message}"
+    lines = text.splitlines()
+    if error.line and 1 <= error.line <= len(lines):
+        caret = " " * max((error.col or 1) - 1, 0) + "^"
+        message += f"\n\n```text\n{error.line:>3} | {lines[error.line - 1]}\n    | {caret}\n```"
+    return message
+
+
+def timeline(trace) -> None:
+    state = st.session_state
+    t, t_end, forward_end = state[S.T], trace.t_end, trace.t_forward_end
+    buttons = st.columns([1, 1, 1, 1, 8], vertical_alignment="center")
+    # Material icons ship with Streamlit's front end: they render offline, unlike emoji fonts.
+    for column, (label, icon, where, disabled) in zip(buttons, [
+        ("First", ":material/first_page:", "first", t == 0),
+        ("Previous", ":material/chevron_left:", "prev", t == 0),
+        ("Next", ":material/chevron_right:", "next", t == t_end),
+        ("Last", ":material/last_page:", "last", t == t_end),
+    ]):
+        column.button(label, icon=icon, key=f"step_{where}", on_click=S.step_to, args=(state, where),
+                      disabled=disabled, width="stretch")
+    with buttons[4]:
+        st.markdown(f"<div class='phase'>{_phase_label(trace, t)}</div>", unsafe_allow_html=True)
+    if t_end > 0:
+        st.slider("Step", 0, t_end, key=S.T, label_visibility="collapsed",
+                  help=f"0 = nothing computed · 1–{forward_end} forward · {forward_end + 1}–{t_end} backward")
+
+
+def _phase_label(trace, t: int) -> str:
+    forward_end = trace.t_forward_end
+    if t == 0:
+        return "Start · nothing computed yet"
+    if t <= forward_end:
+        return f"Forward {t} of {forward_end}"
+    return f"Backward {t - forward_end} of {len(trace.backward_steps)}"
+
+
+def graph(trace) -> None:
+    state = st.session_state
+    if state.get(S.STALE):
+        st.warning("Showing the last program that ran: the editor's text has an error (see above).",
+                   icon=":material/history:")
+    options = GraphOptions(rankdir=state.get(S.RANKDIR, "TB"))
+    st.graphviz_chart(graph_dot(trace, state[S.T], options), width="content")
+    st.html(legend_html())
+    st.radio("Layout", ["TB", "LR"], key=S.RANKDIR, horizontal=True,
+             format_func=lambda d: "top to bottom" if d == "TB" else "left to right")
+    if trace.note:
+        st.info(trace.note)
+
+
+def explanation(trace) -> None:
+    text = explain_step(trace, st.session_state[S.T])
+    st.markdown(text.sentence)
+    for formula in text.formulas:
+        st.latex(formula)
+
+
+def inspector(trace) -> None:
+    state = st.session_state
+    t = state[S.T]
+    ids = [n.id for n in trace.nodes if n.kind != "constant"]
+    default = trace.explain(t).node
+    index = ids.index(default) if default in ids else len(ids) - 1
+    node_id = st.selectbox("Inspect node", ids, index=index, format_func=lambda i: node_title(trace, i),
+                           key=f"inspect_{t}")
+    node = trace.nodes[node_id]
+    value, grad = trace.value_at(node_id, t), trace.grad_at(node_id, t)
+    st.caption(f"{node.kind} · op {node.op or '—'} · shape {node.shape} · {trace.status_at(node_id, t)}")
+    if node.shape == () or value is None:
+        left, right = st.columns(2)
+        left.metric("value", fmt(value, 6))
+        right.metric("gradient ḡ", fmt(grad, 6))
+    else:
+        st.plotly_chart(heatmap(value, "value"), use_container_width=True, key=f"value_{node_id}_{t}")
+        if grad is not None:
+            st.plotly_chart(heatmap(grad, "gradient ḡ", diverging=True), use_container_width=True,
+                            key=f"grad_{node_id}_{t}")
+    received = [
+        {"step": k, "from": node_title(trace, s.node), "contribution": fmt(c.value), "running sum": fmt(c.accumulated)}
+        for k, s in enumerate(trace.backward_steps, start=1) for c in s.contributions
+        if c.parent == node_id and k <= t - trace.t_forward_end
+    ]
+    if received:
+        st.dataframe(received, hide_index=True, use_container_width=True)
+
+
+def tape(trace) -> None:
+    t = st.session_state[S.T]
+    rows = [
+        {"id": n.id, "node": node_title(trace, n.id), "op": n.op or n.kind, "shape": str(n.shape),
+         "value": fmt(trace.value_at(n.id, t)), "gradient": fmt(trace.grad_at(n.id, t)),
+         "status": trace.status_at(n.id, t)}
+        for n in trace.nodes
+    ]
+    st.dataframe(rows, hide_index=True, use_container_width=True)
+
+
+def gradients(trace) -> None:
+    """The final gradients of every input: what the backward pass is for."""
+    for name, g in trace.grads.items():
+        g = np.asarray(g)
+        st.markdown(f"**∂{node_title(trace, trace.output)}/∂{name}** = `{fmt(g, 6)}`" if g.ndim == 0 else
+                    f"**∂{node_title(trace, trace.output)}/∂{name}** ({'×'.join(map(str, g.shape))})")
