@@ -7,13 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+import streamlit.components.v1 as components
 
 from . import state as S
 from .explain import explain_step
 from .figures import heatmap
 from .render import GraphOptions, fmt, graph_dot, legend_html, node_title
 
-CSS_FILE = Path(__file__).resolve().parent.parent / "assets" / "style.css"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+CSS_FILE = ASSETS / "style.css"
+FOLLOW_JS = (ASSETS / "follow_current.js").read_text()
 
 
 def style() -> None:
@@ -86,10 +89,18 @@ def graph(trace) -> None:
         st.warning("Showing the last program that ran: the editor's text has an error (see above).",
                    icon=":material/history:")
     options = GraphOptions(rankdir=state.get(S.RANKDIR, "TB"))
-    st.graphviz_chart(graph_dot(trace, state[S.T], options), width="content")
+    # "graph_fit" shrinks a big graph to the column (an overview); otherwise it keeps its natural
+    # size in a scroll box (style.css), readable however many nodes it has.
+    with st.container(key="graph_fit" if state.get(S.FIT) else "graph_scroll"):
+        st.graphviz_chart(graph_dot(trace, state[S.T], options), width="content")
+    if len(trace.nodes) > 12:  # big enough to scroll: keep the current node in view
+        components.html(f"<script>{FOLLOW_JS.replace('__T__', str(state[S.T]))}</script>", height=0)
     st.html(legend_html())
-    st.radio("Layout", ["TB", "LR"], key=S.RANKDIR, horizontal=True,
-             format_func=lambda d: "top to bottom" if d == "TB" else "left to right")
+    left, right = st.columns(2)
+    left.radio("Layout", ["TB", "LR"], key=S.RANKDIR, horizontal=True,
+               format_func=lambda d: "top to bottom" if d == "TB" else "left to right")
+    right.toggle("Fit the whole graph to the column", key=S.FIT,
+                 help="An overview of a big graph. Off: natural size, scrolling, following the current node.")
     if trace.note:
         st.info(trace.note)
 
@@ -111,7 +122,8 @@ def inspector(trace) -> None:
                            key=f"inspect_{t}")
     node = trace.nodes[node_id]
     value, grad = trace.value_at(node_id, t), trace.grad_at(node_id, t)
-    st.caption(f"{node.kind} · op {node.op or '—'} · shape {node.shape} · {trace.status_at(node_id, t)}")
+    what = f"op {node.op}" if node.op else node.kind
+    st.caption(f"{what} · shape {node.shape} · {trace.status_at(node_id, t)}")
     if node.shape == () or value is None:
         left, right = st.columns(2)
         left.metric("value", fmt(value, 6))

@@ -115,8 +115,9 @@ def graph_dot(trace: Trace, t: int, options: GraphOptions = GraphOptions()) -> s
         shape = "ellipse" if node.kind == "input" else "box"
         penwidth = 4 if status == CURRENT else (1.5 if status != PENDING else 1)
         rounded = "rounded," if shape == "box" else ""
+        node_id = f"current-{t}" if status == CURRENT else f"node-{node.id}"  # the page scrolls to it
         lines.append(
-            f'  n{node.id} [label={_node_label(trace, node.id, t, status, options)}, shape={shape}, '
+            f'  n{node.id} [id="{node_id}", label={_node_label(trace, node.id, t, status, options)}, shape={shape}, '
             f'style="{rounded}{style["style"]}", fillcolor="{style["fillcolor"]}", color="{style["color"]}", '
             f'fontcolor="{style["fontcolor"]}", penwidth={penwidth}];'
         )

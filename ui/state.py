@@ -16,8 +16,8 @@ from core.errors import AutodiffError, ExpressionError
 from core.examples import load_examples
 from core.language import run
 
-EDITOR, PROGRAM, SEED, T, TRACE, ERROR, STALE, EXAMPLE, RANKDIR, AT_END = (
-    "editor", "program", "seed", "t", "trace", "error", "stale", "example", "rankdir", "at_end",
+EDITOR, PROGRAM, SEED, T, TRACE, ERROR, STALE, EXAMPLE, RANKDIR, FIT = (
+    "editor", "program", "seed", "t", "trace", "error", "stale", "example", "rankdir", "fit",
 )
 INITIALIZED = "initialized"
 MAX_SEED = 2**31 - 1
