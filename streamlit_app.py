@@ -14,10 +14,15 @@ S.init(st.session_state, st.query_params)
 
 st.title("∂ Backprop Studio")
 st.caption("Reverse-mode automatic differentiation, one node at a time.")
-
 panels.editor()
-trace = st.session_state.get(S.TRACE)
-if trace is not None:
+
+
+@st.fragment
+def step_view():
+    """Everything that changes with the step. A fragment: stepping reruns only this part."""
+    trace = st.session_state.get(S.TRACE)
+    if trace is None:
+        return
     panels.timeline(trace)
     graph_column, side_column = st.columns([3, 2])
     with graph_column:
@@ -30,3 +35,6 @@ if trace is not None:
     st.subheader("Tape")
     panels.tape(trace)
     S.sync_query_params(st.session_state, st.query_params)
+
+
+step_view()

@@ -93,12 +93,6 @@ class _Function:
     attrs: tuple = ()
 
 
-# Attributes (keywords, or trailing literal positionals) per op; every other op takes operands only.
-_ATTRS = MappingProxyType({
-    "sum": ("axis", "keepdims"), "mean": ("axis", "keepdims"), "max": ("axis", "keepdims"),
-    "min": ("axis", "keepdims"), "logsumexp": ("axis", "keepdims"), "softmax": ("axis",),
-    "transpose": ("axes",), "reshape": ("shape",), "broadcast_to": ("shape",),
-})
 # Indexing is written x[...]; scatter is indexing's VJP, whose index could not be written anyway.
 _HIDDEN_OPS = frozenset({"getitem", "scatter"})
 
@@ -109,7 +103,7 @@ def _function_table() -> MappingProxyType:
     for module in (_ops, _linalg):
         for name, value in vars(module).items():
             if name in OPS and name not in _HIDDEN_OPS and getattr(value, "op", None) is OPS[name]:
-                table[name] = _Function(name, value, OPS[name].arg_names, _ATTRS.get(name, ()))
+                table[name] = _Function(name, value, OPS[name].arg_names, OPS[name].attrs)
     table["dot"] = _Function("dot", _linalg.dot, ("a", "b"))
     return MappingProxyType(dict(sorted(table.items())))
 

@@ -45,6 +45,7 @@ class Op:
     rules: tuple  # rules[i]: LaTeX of vjps[i]
     saves: bool = False  # forward returns (value, extra attrs), e.g. LU factors for the backward
     doc: str = ""
+    attrs: tuple = ()  # the non-differentiable parameters it takes: ("axis", "keepdims")
 
 
 _TABLE: dict[str, Op] = {}
@@ -63,7 +64,7 @@ def primitive(name, forward, grads, *, attrs=(), symbol=None, saves=False, doc="
     if name in _TABLE:
         raise RuntimeError(f"op {name!r} declared twice")
     arg_names, vjps, rules = zip(*grads)
-    op = Op(name, symbol or name, forward, arg_names, vjps, rules, saves, doc)
+    op = Op(name, symbol or name, forward, arg_names, vjps, rules, saves, doc, tuple(attrs))
     _TABLE[name] = op
     n_operands = len(arg_names)
 

@@ -131,3 +131,11 @@ def test_rules_as_plain_text():
     for op in __import__("core").OPS.values():
         for rule in op.rules:
             assert "\\" not in plain_text(rule), rule
+
+
+def test_fan_out_in_one_step_shows_each_running_sum():
+    tr = ad.trace(lambda a: a * a + a, 3.0)  # multiply sends a to a twice in one step
+    (mul_step_t,) = [tr.t_forward_end + k for k, s in enumerate(tr.backward_steps, start=1)
+                     if tr.nodes[s.node].op == "multiply"]
+    sums = [f for f in explain_step(tr, mul_step_t).formulas if f.startswith(r"\bar{a} =")]
+    assert sums == [r"\bar{a} = 1 + 3 = 4\quad (2 \text{ of } 3)", r"\bar{a} = 1 + 3 + 3 = 7\;\checkmark"]

@@ -78,10 +78,10 @@ def explain_step(trace: Trace, t: int) -> StepText:
         for arg_name, parent in zip(op.arg_names, node.parents):
             names[arg_name] = tex_name(trace, parent)
     formulas = [rf"\bar{{{me}}} = {tex_value(step.grad)}"]
-    for c in step.contributions:
+    for index, c in enumerate(step.contributions):
         parent = tex_name(trace, c.parent)
         formulas.append(substitute(c.rule, names) + rf" \;=\; {tex_value(c.value)}")
-        formulas.append(_running_sum(trace, c.parent, e.step, parent))
+        formulas.append(_running_sum(trace, c.parent, e.step, index, parent))
     sent_to = _list(trace, [c.parent for c in step.contributions]) or "nobody (its parents need no gradient)"
     sentence = (f"**Backward {e.step} of {e.steps_in_phase}.** `{node_title(trace, node.id)}` has its final "
                 f"gradient ḡ = {fmt(step.grad)}; it applies the chain rule and sends a contribution to "
@@ -89,10 +89,11 @@ def explain_step(trace: Trace, t: int) -> StepText:
     return StepText(f"Backward {e.step} of {e.steps_in_phase}", sentence, tuple(formulas))
 
 
-def _running_sum(trace: Trace, parent_id: int, k_now: int, parent_tex: str) -> str:
-    """ḡ_x so far, as the sum of what it has received: ḡ_x = 3 + 1 = 4 (✓ when complete)."""
+def _running_sum(trace: Trace, parent_id: int, k_now: int, index: int, parent_tex: str) -> str:
+    """ḡ_x so far (up to contribution ``index`` of step ``k_now``), as the sum of what it has
+    received: ḡ_x = 3 + 1 = 4, with ✓ when complete. ``a + a`` sends two in one step."""
     received = [(k, c) for k, s in enumerate(trace.backward_steps[:k_now], start=1)
-                for c in s.contributions if c.parent == parent_id]
+                for i, c in enumerate(s.contributions) if c.parent == parent_id and (k < k_now or i <= index)]
     total = received[-1][1].accumulated
     m = trace.contributions_expected(parent_id)
     status = r"\;\checkmark" if len(received) == m else rf"\quad ({len(received)} \text{{ of }} {m})"

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
-import streamlit.components.v1 as components
 
 from . import state as S
 from .explain import explain_step
 from .figures import heatmap
-from .render import GraphOptions, fmt, graph_dot, legend_html, node_title
+from .render import GraphOptions, contribution_rows, fmt, graph_dot, legend_html, node_title, tape_rows
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 CSS_FILE = ASSETS / "style.css"
@@ -57,7 +55,7 @@ def _located_message(text: str, error: S.ProgramError) -> str:
 def timeline(trace) -> None:
     state = st.session_state
     t, t_end, forward_end = state[S.T], trace.t_end, trace.t_forward_end
-    buttons = st.columns([1, 1, 1, 1, 8], vertical_alignment="center")
+    buttons = st.columns([1.1, 1.4, 1.1, 1.1, 6], vertical_alignment="center")
     # Material icons ship with Streamlit's front end: they render offline, unlike emoji fonts.
     for column, (label, icon, where, disabled) in zip(buttons, [
         ("First", ":material/first_page:", "first", t == 0),
@@ -94,7 +92,7 @@ def graph(trace) -> None:
     with st.container(key="graph_fit" if state.get(S.FIT) else "graph_scroll"):
         st.graphviz_chart(graph_dot(trace, state[S.T], options), width="content")
     if len(trace.nodes) > 12:  # big enough to scroll: keep the current node in view
-        components.html(f"<script>{FOLLOW_JS.replace('__T__', str(state[S.T]))}</script>", height=0)
+        st.iframe(f"<script>{FOLLOW_JS.replace('__T__', str(state[S.T]))}</script>", height=1)
     st.html(legend_html())
     left, right = st.columns(2)
     left.radio("Layout", ["TB", "LR"], key=S.RANKDIR, horizontal=True,
@@ -129,33 +127,16 @@ def inspector(trace) -> None:
         left.metric("value", fmt(value, 6))
         right.metric("gradient ḡ", fmt(grad, 6))
     else:
-        st.plotly_chart(heatmap(value, "value"), use_container_width=True, key=f"value_{node_id}_{t}")
+        st.plotly_chart(heatmap(value, "value"), width="stretch", key=f"value_{node_id}_{t}")
         if grad is not None:
-            st.plotly_chart(heatmap(grad, "gradient ḡ", diverging=True), use_container_width=True,
+            st.plotly_chart(heatmap(grad, "gradient ḡ", diverging=True), width="stretch",
                             key=f"grad_{node_id}_{t}")
-    received = [
-        {"step": k, "from": node_title(trace, s.node), "contribution": fmt(c.value), "running sum": fmt(c.accumulated)}
-        for k, s in enumerate(trace.backward_steps, start=1) for c in s.contributions
-        if c.parent == node_id and k <= t - trace.t_forward_end
-    ]
+    received = contribution_rows(trace, node_id, t)
     if received:
-        st.dataframe(received, hide_index=True, use_container_width=True)
+        st.dataframe(received, hide_index=True, width="stretch")
 
 
 def tape(trace) -> None:
     t = st.session_state[S.T]
-    rows = [
-        {"id": n.id, "node": node_title(trace, n.id), "op": n.op or n.kind, "shape": str(n.shape),
-         "value": fmt(trace.value_at(n.id, t)), "gradient": fmt(trace.grad_at(n.id, t)),
-         "status": trace.status_at(n.id, t)}
-        for n in trace.nodes
-    ]
-    st.dataframe(rows, hide_index=True, use_container_width=True)
-
-
-def gradients(trace) -> None:
-    """The final gradients of every input: what the backward pass is for."""
-    for name, g in trace.grads.items():
-        g = np.asarray(g)
-        st.markdown(f"**∂{node_title(trace, trace.output)}/∂{name}** = `{fmt(g, 6)}`" if g.ndim == 0 else
-                    f"**∂{node_title(trace, trace.output)}/∂{name}** ({'×'.join(map(str, g.shape))})")
+    rows = tape_rows(trace, t)
+    st.dataframe(rows, hide_index=True, width="stretch")

@@ -136,6 +136,26 @@ def graph_dot(trace: Trace, t: int, options: GraphOptions = GraphOptions()) -> s
     return "\n".join(lines)
 
 
+def tape_rows(trace: Trace, t: int) -> list:
+    """The tape: every node with its value, gradient and status at step t."""
+    return [
+        {"id": n.id, "node": trace.title(n.id), "op": n.op or n.kind, "shape": str(n.shape),
+         "value": fmt(trace.value_at(n.id, t)), "gradient": fmt(trace.grad_at(n.id, t)),
+         "status": trace.status_at(n.id, t)}
+        for n in trace.nodes
+    ]
+
+
+def contribution_rows(trace: Trace, node_id: int, t: int) -> list:
+    """What a node has received by step t: one row per contribution, with the running sum."""
+    k_now = t - trace.t_forward_end
+    return [
+        {"step": k, "from": trace.title(s.node), "contribution": fmt(c.value), "running sum": fmt(c.accumulated)}
+        for k, s in enumerate(trace.backward_steps[: max(k_now, 0)], start=1)
+        for c in s.contributions if c.parent == node_id
+    ]
+
+
 def legend_html() -> str:
     """The status legend as HTML chips, styled like the nodes (fill, border, dashes)."""
     chips = []
