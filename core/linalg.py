@@ -7,8 +7,9 @@ Cholesky decomposition* (2016).
 
 Factorizations, not inverses: ``solve`` keeps the LU factors of its forward pass and its VJP solves
 the transposed system with them (``lu_solve(trans=1)``), the same O(n²) per right-hand side that
-the forward paid, with no extra factorization and no explicit inverse. ``logdet`` and ``slogdet``
-work from an LU factorization too. A singular matrix, a matrix that is not positive definite, or a
+the forward paid, with no extra factorization and no explicit inverse. ``slogdet`` works from an
+LU factorization too, ``logdet`` from a Cholesky factorization when its matrix is symmetric
+positive definite (a covariance; half the work) and from LU otherwise. A singular matrix, a matrix that is not positive definite, or a
 negative determinant under ``logdet`` raises ``LinAlgError`` naming the op, never a silent NaN.
 
 ``matmul`` follows NumPy: 1-D operands are promoted to a row (left) or a column (right) and the
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
-from scipy.linalg.lapack import dgecon, dgetrf
+from scipy.linalg.blas import dgemm
+from scipy.linalg.lapack import dgecon, dgetrf, dpotrf
 
 from .errors import LinAlgError, ShapeError
 from .ops import primitive, reshape, transpose, unbroadcast
@@ -91,12 +93,16 @@ def _as_matrices(g, a, b):
 
 
 def _matmul_vjp_a(g, z, a, b):
+    if type(g) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2:
+        return g @ b.T  # the common case, on plain arrays: nothing to promote or unbroadcast
     g2, a2, b2 = _as_matrices(g, a, b)
     ga = unbroadcast(matmul(g2, _mT(b2)), a2.shape)
     return reshape(ga, a.shape) if ga.shape != a.shape else ga
 
 
 def _matmul_vjp_b(g, z, a, b):
+    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim == 2 and b.ndim == 2:
+        return a.T @ g
     g2, a2, b2 = _as_matrices(g, a, b)
     gb = unbroadcast(matmul(_mT(a2), g2), b2.shape)
     return reshape(gb, b.shape) if gb.shape != b.shape else gb
@@ -180,6 +186,10 @@ def _solve_vjp_A(g, z, A, b, lu=None):
     gb = _solve_vjp_b(g, z, A, b, lu)
     if b.ndim == 1:
         return -outer(gb, z)
+    if not _is_graph(gb, z):
+        # SciPy's BLAS, as the LU solves before it: NumPy and SciPy each ship an OpenBLAS, and
+        # switching between the two leaves one's threads spinning while the other's work.
+        return dgemm(-1.0, gb, z, trans_b=True)
     return -matmul(gb, transpose(z))
 
 
@@ -236,11 +246,13 @@ def _lu_logdet(op: str, A):
     return sign, np.sum(np.log(np.abs(diag))), (lu, piv)
 
 
-def _logdet_vjp(g, z, A, lu=None, sign=None):
-    """∂ log|det A| / ∂A = A⁻ᵀ, from the forward's LU factors (Giles 2008, 2.2.2)."""
-    if lu is not None and not _is_graph(g, A):
-        return g * scipy.linalg.lu_solve(lu, np.eye(A.shape[0]), trans=1, check_finite=False)
-    return g * transpose(inv(A))
+def _logdet_vjp(g, z, A, lu=None, sign=None, chol=None):
+    """∂ log|det A| / ∂A = A⁻ᵀ, from the forward's factors (Giles 2008, 2.2.2)."""
+    if _is_graph(g, A):
+        return g * transpose(inv(A))
+    if chol is not None:  # A symmetric positive definite: A⁻ᵀ = A⁻¹ from its Cholesky factor
+        return g * scipy.linalg.cho_solve((chol, True), np.eye(A.shape[0]), check_finite=False)
+    return g * scipy.linalg.lu_solve(lu, np.eye(A.shape[0]), trans=1, check_finite=False)
 
 
 def _logabsdet_forward(A):
@@ -249,6 +261,13 @@ def _logabsdet_forward(A):
 
 
 def _logdet_forward(A):
+    """Through Cholesky when A is exactly symmetric and positive definite (covariances: half the
+    work of LU, and log det A = 2 Σ log Lᵢᵢ), else through LU."""
+    _square("logdet", A)
+    if np.array_equal(A, A.T):
+        chol, info = dpotrf(A, lower=1, clean=0)
+        if info == 0:
+            return 2.0 * np.sum(np.log(np.diagonal(chol))), {"chol": chol}
     sign, value, lu = _lu_logdet("logdet", A)
     if sign < 0:
         raise LinAlgError(
@@ -262,8 +281,8 @@ logabsdet = primitive("logabsdet", _logabsdet_forward, symbol="log|det|", saves=
     ("A", _logdet_vjp, r"\bar{A} \mathrel{+}= \bar{z}\,A^{-\top}"),
 ])
 logdet = primitive("logdet", _logdet_forward, symbol="log det", saves=True, grads=[
-    ("A", lambda g, z, A, lu=None: _logdet_vjp(g, z, A, lu), r"\bar{A} \mathrel{+}= \bar{z}\,A^{-\top}"),
-], doc="log det A for det A > 0 (covariances); a LinAlgError otherwise. Through LU.")
+    ("A", _logdet_vjp, r"\bar{A} \mathrel{+}= \bar{z}\,A^{-\top}"),
+], doc="log det A for det A > 0 (covariances); a LinAlgError otherwise. Through Cholesky or LU.")
 
 
 def slogdet(A):

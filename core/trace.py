@@ -286,7 +286,13 @@ class Trace:
         """
         order = toposort(output)
         if any(v.loc is not None for v in order):
-            order.sort(key=lambda v: v.loc[0] if v.loc is not None else 0)
+            # A node the program did not place (e.g. a gradient node built by create_graph) takes
+            # the latest line of its parents, so the key never decreases along an edge and the
+            # stable sort keeps the order topological.
+            line = {}
+            for v in order:
+                line[v] = v.loc[0] if v.loc is not None else max((line[p] for p in v.parents), default=0)
+            order.sort(key=line.__getitem__)
         ids = {v: i for i, v in enumerate(order)}
         input_ids = {name: ids[v] for name, v in inputs.items() if v in ids}
         input_nodes = set(inputs.values())
