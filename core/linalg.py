@@ -9,8 +9,9 @@ Factorizations, not inverses: ``solve`` keeps the LU factors of its forward pass
 the transposed system with them (``lu_solve(trans=1)``), the same O(n²) per right-hand side that
 the forward paid, with no extra factorization and no explicit inverse. ``slogdet`` works from an
 LU factorization too, ``logdet`` from a Cholesky factorization when its matrix is symmetric
-positive definite (a covariance; half the work) and from LU otherwise. A singular matrix, a matrix that is not positive definite, or a
-negative determinant under ``logdet`` raises ``LinAlgError`` naming the op, never a silent NaN.
+positive definite (a covariance; half the work) and from LU otherwise. A singular matrix, a matrix
+that is not positive definite, or a negative determinant under ``logdet`` raises ``LinAlgError``
+naming the op, never a silent NaN.
 
 ``matmul`` follows NumPy: 1-D operands are promoted to a row (left) or a column (right) and the
 added axis dropped again; leading axes are batch axes and broadcast. Every other op here takes one
