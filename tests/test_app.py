@@ -108,3 +108,100 @@ def test_bad_programs_never_crash_the_page(program):
     if not program:
         at.text_area(key="editor").input("   ").run()
     assert not at.exception
+
+
+# ---- lecture and self-study tools --------------------------------------------------------------------
+
+
+def test_presentation_mode_hides_the_editor_and_keeps_the_step():
+    at = app(program=SEED_PROGRAM, t="3")
+    at.toggle(key="present").set_value(True).run()
+    assert not at.exception
+    assert not at.text_area and at.session_state["t"] == 3
+    assert "fontsize=28" in dot(at)  # the graph's type is enlarged too
+    assert any("Backward 1 of 2" in m.value for m in at.markdown)
+    assert at.query_params["present"] in ("1", ["1"])
+    at.toggle(key="present").set_value(False).run()
+    assert at.text_area(key="editor").value == SEED_PROGRAM  # nothing typed is lost
+    at = app(program=SEED_PROGRAM, present="1")
+    assert not at.text_area
+
+
+def test_autoplay_toggle_and_speed():
+    at = app(program=SEED_PROGRAM, t="end")
+    at.selectbox(key="speed").select(0.5).run()
+    at.toggle(key="playing").set_value(True).run()
+    assert not at.exception and at.session_state["playing"]
+    assert at.session_state["t"] == 0  # switched on at the end: starts over
+    assert not at.slider  # no slider while playing (a progress bar instead)
+    assert at.query_params["autoplay"] in ("1", ["1"]) and at.query_params["speed"] in ("0.5", ["0.5"])
+    at.button(key="step_next").click().run()
+    at.button(key="step_next").click().run()
+    assert at.session_state["t"] >= 1  # the step survives runs that draw no slider
+    at.toggle(key="playing").set_value(False).run()
+    assert not at.session_state["playing"] and at.slider
+
+
+def test_what_if_changes_the_program_at_the_same_step():
+    at = app(program=SEED_PROGRAM, t="3")
+    (x_input,) = [w for w in at.number_input if w.label == "x"]
+    x_input.set_value(5.0).run()
+    assert not at.exception
+    assert at.text_area(key="editor").value.startswith("x = 5.0\n")
+    assert at.session_state["t"] == 3
+    assert float(at.session_state["trace"].grads["x"]) == 4.0  # y + 1, whatever x is
+    assert "= 20" in dot(at) or at.session_state["trace"].nodes[-1].value == 20.0
+
+
+def check_table(at: AppTest):
+    (table,) = [d.value for d in at.dataframe if "result" in d.value.columns]
+    return table
+
+
+def test_gradient_check_tab_runs_on_request():
+    at = app(program=SEED_PROGRAM)
+    at.button(key="run_check").click().run()
+    assert not at.exception
+    table = check_table(at)
+    assert list(table["input"]) == ["x", "y"]
+    assert list(table["result"]) == ["✓ pass", "✓ pass"]
+
+
+def test_gradient_check_of_a_million_entries_uses_directions():
+    at = app(program="W = randn(1000, 1000)\nloss = sum(W * W)\n")
+    at.button(key="run_check").click().run()
+    assert not at.exception and not at.error
+    table = check_table(at)
+    assert list(table["method"]) == ["directions"] and list(table["result"]) == ["✓ pass"]
+
+
+def test_function_view_and_its_bad_ranges():
+    at = app(program="x = 0.5\ny = sin(x) * x\n")
+    assert not at.exception
+    assert any(chart.proto.spec for chart in at.get("plotly_chart"))
+    at.number_input(key="sweep_lo_x").set_value(3.0).run()
+    at.number_input(key="sweep_hi_x").set_value(-3.0).run()
+    assert not at.exception
+    assert any("minimum must be less than its maximum" in e.value for e in at.error)
+    at = app(program="W = randn(3, 2)\nloss = sum(W * W)\n")
+    at.multiselect(key="sweep_inputs").select("W").run()
+    assert not at.exception and any("scalar input" in e.value for e in at.error)
+
+
+def test_second_order_opens_the_gradient_graph_and_comes_back():
+    at = app(program="x = 1.5\ny = 0.5\nz = sin(x) * y + x * x * y\n")
+    at.button(key="differentiate_again").click().run()
+    assert not at.exception
+    assert "dz_dx" in dot(at) and at.session_state["second"] == "x"
+    assert any("Hessian" in m.value for m in at.markdown)
+    at.button(key="second_back").click().run()
+    assert at.session_state["second"] is None and "dz_dx" not in dot(at)
+
+
+def test_export_offers_dot_json_script_and_svg():
+    at = app(program=SEED_PROGRAM, t="end")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"Graph as DOT", "Trace as JSON", "Python script"} <= set(labels)
+    at.button(key="render_svg").click().run()
+    assert not at.exception and not at.error
+    assert "Download SVG" in [b.proto.label for b in at.get("download_button")]

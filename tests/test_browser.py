@@ -48,3 +48,30 @@ def test_seed_program_in_a_real_browser():
     foreign = [u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     assert not foreign, f"the page asked the internet for: {foreign[:5]}"
+
+
+@pytest.mark.skipif(not _chromium_available() and not os.environ.get("CI"), reason="Debian's chromium is not installed")
+def test_presentation_mode_autoplay_and_keys():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server() as base, chromium_page(1920, 1080) as page:
+        page.goto(share_link(base, SEED_PROGRAM, t="0", present="1", autoplay="1", speed="0.25"))
+        wait_for_graph_text(page, "ḡ 4 ✓", timeout_ms=60000)  # autoplay walked to the end by itself
+        assert page.locator("textarea").count() == 0  # presentation mode: no editor
+        assert "Backward 2 of 2" in page.locator(".phase").first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "presentation-end.png"))
+
+        page.screenshot(path=str(ARTIFACTS / "autoplay.png"))
+        page.get_by_text("Autoplay").click()  # off, so that the keys own the timeline
+        page.wait_for_selector('[data-testid="stSlider"]', timeout=30000)
+        page.locator(".phase").first.click()  # focus the page, not a widget
+        page.keyboard.press("Home")
+        page.wait_for_selector('[data-testid="stGraphVizChart"] svg', timeout=30000)
+        page.wait_for_function("() => document.querySelector('.phase').innerText.startsWith('Start')",
+                               timeout=30000)
+        page.keyboard.press("ArrowRight")
+        page.wait_for_selector('[data-testid="stGraphVizChart"] g[id="current-1"]', timeout=30000)
+        page.keyboard.press("PageDown")
+        page.wait_for_selector('[data-testid="stGraphVizChart"] g[id="current-2"]', timeout=30000)
+        page.screenshot(path=str(ARTIFACTS / "presentation-keys.png"))
+
+

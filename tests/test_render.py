@@ -81,7 +81,7 @@ def test_constants_are_small_and_options_apply():
     dot = graph_dot(tr, 0, GraphOptions(rankdir="LR", large=True))
     const = [n for n in tr.nodes if n.kind == "constant"][0]
     assert "shape=plaintext" in node_line(dot, const.id)
-    assert "rankdir=LR" in dot and "fontsize=22" in dot
+    assert "rankdir=LR" in dot and "fontsize=28" in dot
 
 
 def test_matrix_values_are_compact():

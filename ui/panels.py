@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -15,10 +16,41 @@ from .render import GraphOptions, contribution_rows, fmt, graph_dot, legend_html
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 CSS_FILE = ASSETS / "style.css"
 FOLLOW_JS = (ASSETS / "follow_current.js").read_text()
+KEYS_JS = (ASSETS / "keys.js").read_text()
+PRESENT_CSS = (ASSETS / "present.css").read_text()
+PRESENT_GRAPH_INCHES = (11.0, 7.0)  # the graph column of a 1920×1080 projector, in Graphviz inches
+PRESENT_FIT_MAX_NODES = 40
 
 
 def style() -> None:
     st.html(f"<style>{CSS_FILE.read_text()}</style>")
+    if st.session_state.get(S.PRESENT):
+        st.html(f"<style>{PRESENT_CSS}</style>")
+
+
+def keyboard() -> None:
+    """Arrow keys, PageUp/PageDown (what presentation clickers send), Home and End step the
+    timeline. A few lines of our own JavaScript, no package and nothing fetched: it adds one
+    listener to the page, which clicks the timeline's buttons."""
+    st.iframe(f"<script>{KEYS_JS}</script>", height=1)
+
+
+def presentation_toggle() -> None:
+    st.toggle("Presentation mode", key=S.PRESENT, help="Only the timeline, the graph and the step, in big type. "
+              "Keys: → / PageDown next, ← / PageUp previous, Home / End.")
+
+
+def second_order_banner() -> None:
+    state = st.session_state
+    if state.get(S.SECOND_TRACE) is None:
+        return
+    trace = state[S.SECOND_TRACE]
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    left.info(f"Showing the graph that computes **{trace.title(trace.output)}**, the gradient of the output "
+              f"with respect to **{state[S.SECOND]}**. Its backward pass gives that row of the Hessian.",
+              icon=":material/functions:")
+    right.button("Back to the program", on_click=S.set_second_order, args=(state, None), width="stretch",
+                 key="second_back")
 
 
 def editor() -> None:
@@ -55,7 +87,7 @@ def _located_message(text: str, error: S.ProgramError) -> str:
 def timeline(trace) -> None:
     state = st.session_state
     t, t_end, forward_end = state[S.T], trace.t_end, trace.t_forward_end
-    buttons = st.columns([1.1, 1.4, 1.1, 1.1, 6], vertical_alignment="center")
+    buttons = st.columns([1.1, 1.4, 1.1, 1.1, 5], vertical_alignment="center")
     # Material icons ship with Streamlit's front end: they render offline, unlike emoji fonts.
     for column, (label, icon, where, disabled) in zip(buttons, [
         ("First", ":material/first_page:", "first", t == 0),
@@ -67,9 +99,39 @@ def timeline(trace) -> None:
                       disabled=disabled, width="stretch")
     with buttons[4]:
         st.markdown(f"<div class='phase'>{_phase_label(trace, t)}</div>", unsafe_allow_html=True)
-    if t_end > 0:
+    if t_end == 0:
+        return
+    if state.get(S.PLAYING):
+        # No slider while playing: a slider's value from the browser could be one frame old and
+        # would pull the step back. A progress bar sends nothing.
+        st.progress(t / t_end)
+    else:
         st.slider("Step", 0, t_end, key=S.T, label_visibility="collapsed",
                   help=f"0 = nothing computed · 1–{forward_end} forward · {forward_end + 1}–{t_end} backward")
+
+
+def player() -> None:
+    """Autoplay on/off and its speed. Outside the step view on purpose: switching it reruns the
+    whole page, which is what (re)creates the step view's timer."""
+    state = st.session_state
+    left, right, _ = st.columns([1.3, 1.2, 6], vertical_alignment="center")
+    left.toggle("Autoplay", key=S.PLAYING, on_change=S.on_play_toggled, args=(state,),
+                help="Walk the timeline by itself; it stops at the end. Pressing it at the end starts over.")
+    right.selectbox("Speed", S.SPEEDS, key=S.SPEED, format_func=lambda s: f"{s:g} s/step",
+                    label_visibility="collapsed", help="Autoplay: seconds per step")
+
+
+def autoplay_interval() -> float | None:
+    """Seconds between the step view's automatic reruns, or None when not playing."""
+    state = st.session_state
+    return state.get(S.SPEED, S.DEFAULT_SPEED) if state.get(S.PLAYING) else None
+
+
+def advance_autoplay() -> None:
+    """Called at the top of the step view: one autoplay frame. At the end the timer keeps
+    running (doing nothing) until the toggle is switched off: stopping it would need a rerun of
+    the whole page started by the server, with widget values that may be a frame old."""
+    S.tick(st.session_state, time.monotonic())
 
 
 def _phase_label(trace, t: int) -> str:
@@ -86,7 +148,11 @@ def graph(trace) -> None:
     if state.get(S.STALE):
         st.warning("Showing the last program that ran: the editor's text has an error (see above).",
                    icon=":material/history:")
-    options = GraphOptions(rankdir=state.get(S.RANKDIR, "TB"))
+    presenting = bool(state.get(S.PRESENT))
+    # On a projector a small graph is scaled up to fill its column; a big one keeps its natural
+    # size and scrolls (scaled down it could not be read from the back of the hall anyway).
+    fit = PRESENT_GRAPH_INCHES if presenting and len(trace.nodes) <= PRESENT_FIT_MAX_NODES else None
+    options = GraphOptions(rankdir=state.get(S.RANKDIR, "TB"), large=presenting, fit=fit)
     # "graph_fit" shrinks a big graph to the column (an overview); otherwise it keeps its natural
     # size in a scroll box (style.css), readable however many nodes it has.
     with st.container(key="graph_fit" if state.get(S.FIT) else "graph_scroll"):
@@ -94,6 +160,8 @@ def graph(trace) -> None:
     if len(trace.nodes) > 12:  # big enough to scroll: keep the current node in view
         st.iframe(f"<script>{FOLLOW_JS.replace('__T__', str(state[S.T]))}</script>", height=1)
     st.html(legend_html())
+    if presenting:
+        return
     left, right = st.columns(2)
     left.radio("Layout", ["TB", "LR"], key=S.RANKDIR, horizontal=True,
                format_func=lambda d: "top to bottom" if d == "TB" else "left to right")

@@ -45,6 +45,7 @@ class GraphOptions:
     show_values: bool = True
     show_grads: bool = True
     large: bool = False  # presentation mode: bigger type
+    fit: tuple | None = None  # (width, height) in inches: scale the drawing up (or down) to fill them
 
 
 fmt = format_value  # the one formatter of values, shared with the CLI and the trace's sentences
@@ -96,11 +97,12 @@ def _edge_contributions(trace: Trace, t: int) -> dict:
 def graph_dot(trace: Trace, t: int, options: GraphOptions = GraphOptions()) -> str:
     """The DOT source of the graph at step ``t``."""
     t = min(max(t, 0), trace.t_end)
-    font = 22 if options.large else 16
+    font = 28 if options.large else 16
+    size = f', size="{options.fit[0]:g},{options.fit[1]:g}!"' if options.fit else ""
     lines = [
         "digraph backprop {",
         f'  graph [rankdir={"LR" if options.rankdir == "LR" else "TB"}, bgcolor="transparent", '
-        f'nodesep=0.3, ranksep=0.35, fontname="Helvetica"];',
+        f'nodesep=0.3, ranksep=0.35, fontname="Helvetica"{size}];',
         f'  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize={font}, margin="0.12,0.06"];',
         f'  edge [fontname="Helvetica", fontsize={font - 2}, color="#666666", arrowsize=0.7];',
     ]

@@ -1,0 +1,213 @@
+"""The tool tabs under the step view: what-if inputs, gradient check, function view, second
+order, export. Each reads the session state and draws; the work is in core and ui's pure modules,
+and expensive results are computed on request and kept in the session (keyed by what they depend
+on), so stepping through the timeline never recomputes them."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.errors import AutodiffError
+from core.second_order import MAX_HESSIAN_INPUTS, hessian_vector_product, program_hessian
+
+from . import analysis
+from . import export as exporting
+from . import state as S
+from .figures import gradient_check_figure, heatmap, sweep_1d_figure, sweep_2d_figure
+from .render import GraphOptions
+
+
+def _scalar_inputs(trace) -> list:
+    return [name for name, i in trace.inputs.items() if trace.nodes[i].shape == ()]
+
+
+def _cached(key: tuple, compute):
+    """compute() once per key in this session; an AutodiffError is kept and shown, not raised."""
+    cache = st.session_state.setdefault("tool_cache", {})
+    if key not in cache:
+        if len(cache) > 32:
+            cache.clear()
+        try:
+            cache[key] = ("ok", compute())
+        except AutodiffError as exc:
+            cache[key] = ("error", str(exc))
+    return cache[key]
+
+
+# ---- what if ---------------------------------------------------------------------------------------
+
+
+def what_if() -> None:
+    state = st.session_state
+    trace = state[S.TRACE]
+    names = _scalar_inputs(trace)
+    if not names:
+        st.info("This program has no scalar inputs to change. Bind a name to a number (x = 2.0) to get one.")
+        return
+    st.caption("Change a number: the program's text, the graph, the gradients and the link follow, "
+               "at the same step of the timeline.")
+    columns = st.columns(min(4, len(names)))
+    version = abs(hash((state.get(S.PROGRAM), state.get(S.SEED)))) % 10**8
+    for k, name in enumerate(names):
+        key = f"whatif_{name}_{version}"  # a new program or seed: fresh widgets with its values
+        columns[k % len(columns)].number_input(
+            name, value=float(trace.nodes[trace.inputs[name]].value), step=0.1, key=key,
+            on_change=_what_if_changed, args=(name, key),
+        )
+
+
+def _what_if_changed(name: str, key: str) -> None:
+    state = st.session_state
+    S.set_input_value(state, name, state[key])
+
+
+# ---- second order ----------------------------------------------------------------------------------
+
+
+def second_order() -> None:
+    state = st.session_state
+    trace = state[S.TRACE]
+    if trace.note:
+        st.info(trace.note)
+        return
+    names = _scalar_inputs(trace)
+    if names:
+        st.markdown("**Differentiate again.** The backward pass can be written out as a graph of its own: "
+                    "pick an input x and step through the graph that computes ∂out/∂x. Its backward pass "
+                    "gives the row x of the Hessian.")
+        left, right = st.columns([2, 1], vertical_alignment="bottom")
+        wrt = left.selectbox("The gradient with respect to", names, key="second_wrt")
+        right.button("Differentiate again", icon=":material/functions:", on_click=S.set_second_order,
+                     args=(state, wrt), type="primary", width="stretch", key="differentiate_again")
+    else:
+        st.info("Differentiate again shows the gradient's graph for a scalar input; this program's inputs "
+                "are arrays. The Hessian-vector product below still works.")
+    program, seed = state[S.PROGRAM], state.get(S.SEED, 0)
+    if len(names) == len(trace.inputs) and len(names) <= MAX_HESSIAN_INPUTS:
+        status, result = _cached(("hessian", program, seed), lambda: program_hessian(program, seed))
+        if status == "error":
+            st.error(result)
+            return
+        labels, H = result
+        st.markdown("**Hessian** ∂²out/∂xᵢ∂xⱼ (reverse over reverse; symmetric up to rounding):")
+        st.dataframe({"∂²out/∂·∂·": list(labels), **{name: H[:, j] for j, name in enumerate(labels)}},
+                     hide_index=True)
+        if len(labels) > 1:
+            st.plotly_chart(heatmap(H, "Hessian", diverging=True), width="stretch")
+    else:
+        status, result = _cached(("hvp", program, seed), lambda: _hvp_along_ones(program, seed, trace))
+        if status == "error":
+            st.error(result)
+            return
+        st.markdown("**Hessian-vector product** H·v with v = all ones (one reverse-over-reverse pass, "
+                    "without forming H):")
+        for name, value in result.items():
+            st.markdown(f"- (H·v) for **{name}**: `{np.array2string(np.asarray(value), precision=4, threshold=12)}`")
+
+
+def _hvp_along_ones(program: str, seed: int, trace) -> dict:
+    direction = {name: np.ones(trace.nodes[i].shape) for name, i in trace.inputs.items()}
+    return hessian_vector_product(program, seed, direction)
+
+
+# ---- gradient check ----------------------------------------------------------------------------------
+
+
+def gradient_check() -> None:
+    state = st.session_state
+    program, seed = state[S.PROGRAM], state.get(S.SEED, 0)
+    st.markdown("The engine's gradient of every input against **central finite differences** "
+                "(f(x + εe) − f(x − εe)) / 2ε on the same program: entrywise for small inputs, along "
+                "random directions for large ones.")
+    symmetric = st.toggle("Perturb symmetric matrices symmetrically", key="check_symmetric",
+                          help=analysis.SYMMETRIC_EXPLANATION)
+    if symmetric:
+        st.caption(analysis.SYMMETRIC_EXPLANATION)
+    if not st.button("Run the check", icon=":material/rule:", key="run_check") and \
+            ("check", program, seed, symmetric) not in st.session_state.get("tool_cache", {}):
+        return
+    status, report = _cached(("check", program, seed, symmetric),
+                             lambda: analysis.gradient_check(program, seed, symmetric=symmetric))
+    if status == "error":
+        st.error(report)
+        return
+    _show_check(report)
+
+
+def _show_check(report) -> None:
+    if report.error:
+        st.error(report.error)
+        return
+    st.dataframe(analysis.check_rows(report), hide_index=True, width="stretch")
+    st.plotly_chart(gradient_check_figure(report), width="stretch")
+
+
+# ---- function view -------------------------------------------------------------------------------
+
+
+def function_view() -> None:
+    state = st.session_state
+    trace = state[S.TRACE]
+    program, seed = state[S.PROGRAM], state.get(S.SEED, 0)
+    names = list(trace.inputs)
+    if not names:
+        st.info("This program has no inputs.")
+        return
+    st.markdown("Sweep one input with everything else fixed: the output, its derivative from the engine, the "
+                "tangent at the current value, and the finite-difference slope beside it. Pick two inputs for "
+                "a contour plot with the gradient arrow.")
+    chosen = st.multiselect("Inputs to sweep (one or two scalars)", names, default=_scalar_inputs(trace)[:1],
+                            max_selections=2, key="sweep_inputs")
+    if not chosen:
+        return
+    ranges = []
+    columns = st.columns(len(chosen))
+    for column, name in zip(columns, chosen):
+        node = trace.nodes[trace.inputs[name]]
+        centre = float(node.value) if node.shape == () else 0.0
+        half = max(1.0, abs(centre))
+        low = column.number_input(f"{name} from", value=centre - half, key=f"sweep_lo_{name}")
+        high = column.number_input(f"{name} to", value=centre + half, key=f"sweep_hi_{name}")
+        ranges.append((low, high))
+    if len(chosen) == 1:
+        status, result = _cached(("sweep", program, seed, chosen[0], ranges[0]),
+                                 lambda: sweep_1d_figure(analysis.sweep_1d(program, seed, chosen[0], *ranges[0])))
+    else:
+        status, result = _cached(("sweep2", program, seed, tuple(chosen), tuple(ranges)),
+                                 lambda: sweep_2d_figure(analysis.sweep_2d(program, seed, chosen[0], chosen[1],
+                                                                           ranges[0], ranges[1])))
+    if status == "error":
+        st.error(result, icon=":material/error:")
+    else:
+        st.plotly_chart(result, width="stretch")
+
+
+# ---- export --------------------------------------------------------------------------------------------
+
+
+def export(trace) -> None:
+    state = st.session_state
+    t = state[S.T]
+    options = GraphOptions(rankdir=state.get(S.RANKDIR, "TB"))
+    stem = f"backprop-t{t}"
+    left, middle, right, last = st.columns(4)
+    left.download_button("Graph as DOT", exporting.export_dot(trace, t, options), f"{stem}.dot",
+                         mime="text/vnd.graphviz", icon=":material/account_tree:", width="stretch")
+    with middle:
+        key = ("svg", id(trace), t, options)
+        if st.button("Render SVG", icon=":material/image:", key="render_svg", width="stretch") or \
+                key in state.get("tool_cache", {}):
+            status, svg = _cached(key, lambda: exporting.export_svg(trace, t, options))
+            if status == "error":
+                st.error(svg)
+            else:
+                st.download_button("Download SVG", svg, f"{stem}.svg", mime="image/svg+xml", width="stretch")
+    # JSON and the script don't depend on the step and can be large (every value of every node):
+    # Streamlit builds them only when the button is clicked, not on every step.
+    right.download_button("Trace as JSON", lambda: exporting.export_json(trace), "trace.json",
+                          mime="application/json", icon=":material/data_object:", width="stretch")
+    last.download_button("Python script", lambda: exporting.export_python(trace), "backprop.py",
+                         mime="text/x-python", icon=":material/code:", width="stretch")
+    st.caption("The script reproduces the computation with `import core as ad` and prints the value and "
+               "the gradients. The JSON format is documented in docs/trace-format.md.")
