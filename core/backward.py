@@ -74,6 +74,27 @@ def _active_nodes(order: list, wrt: set):
     return active, active_order, nested
 
 
+class Recording:
+    """What a recorded backward pass did, in flat lists (appending to a few long lists makes no
+    new containers per step, so recording adds little work for the garbage collector).
+
+    Step k processed ``nodes[k]`` with gradient ``grads[k]`` and sent the contributions
+    ``first[k]`` up to ``first[k + 1]`` (or the end): to ``parents[i]`` as argument
+    ``positions[i]``, the value ``values[i]``, after which that parent held ``accumulated[i]``.
+    Input leaves are steps too, with no contributions.
+    """
+
+    __slots__ = ("nodes", "grads", "first", "parents", "positions", "values", "accumulated")
+
+    def __init__(self):
+        self.nodes, self.grads, self.first = [], [], []
+        self.parents, self.positions, self.values, self.accumulated = [], [], [], []
+
+    def contributions(self, k: int) -> range:
+        end = self.first[k + 1] if k + 1 < len(self.first) else len(self.parents)
+        return range(self.first[k], end)
+
+
 def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, order=None) -> dict:
     """Gradients of ``output`` with respect to each node in ``wrt``, as ``{node: gradient}``.
 
@@ -81,8 +102,8 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, ord
     run on Vars and the gradients are Vars, so they can be differentiated again; ``None`` (the
     default) turns it on exactly when the graph holds an input of an enclosing ``grad``, which is
     what nested ``grad(grad(f))`` needs. A node in ``wrt`` that ``output`` does not depend on maps
-    to ``None``. ``record``, a list, receives ``(node, ḡ, [(parent, position, contribution,
-    accumulated), ...])`` per processed node in processing order: the raw material of a Trace.
+    to ``None``. ``record``, a ``Recording``, receives every step and every contribution with
+    the running sum it produced, in processing order: the raw material of a Trace.
     ``order`` may pass a topological order of ``output``'s graph that the caller already has.
     """
     wrt_set = set(wrt)
@@ -104,7 +125,9 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, ord
     for node in reversed(active_order):
         if node in wrt_set:  # an input: nothing to send further (its parents don't need it)
             if record is not None:
-                record.append((node, grads[node], []))
+                record.nodes.append(node)
+                record.grads.append(grads[node])
+                record.first.append(len(record.parents))
             continue
         g = pop(node)  # freed as soon as it is used: memory stays O(width of the graph)
         op = node.op
@@ -119,7 +142,10 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, ord
             ans, args = node._value, [p._value for p in parents]
         attrs = node.attrs
         vjps = op.vjps
-        sent = [] if record is not None else None
+        if record is not None:
+            record.nodes.append(node)
+            record.grads.append(g)
+            record.first.append(len(record.parents))
         for position, parent in enumerate(parents):
             if parent not in active:
                 continue
@@ -135,8 +161,9 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, ord
             previous = get(parent)
             accumulated = contribution if previous is None else previous + contribution
             grads[parent] = accumulated
-            if sent is not None:
-                sent.append((parent, position, contribution, accumulated))
-        if record is not None:
-            record.append((node, g, sent))
+            if record is not None:
+                record.parents.append(parent)
+                record.positions.append(position)
+                record.values.append(contribution)
+                record.accumulated.append(accumulated)
     return {w: get(w) for w in wrt}

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import core as ad
+from core.backward import Recording
 
 # ---- the seed project's API ------------------------------------------------------------------------
 
@@ -88,9 +89,10 @@ def test_recorded_backward_shows_the_seed_figure():
     """x receives 3 through * and 1 through +, accumulating to 4 (the seed README's Figure 1)."""
     x, y = ad.Var(2.0, "x"), ad.Var(3.0, "y")
     z = x * y + x
-    record = []
+    record = Recording()
     grads = ad.backward(z, [x, y], record=record)
-    to_x = [(node.op.name, c) for node, _, sent in record for parent, _, c, _ in sent if parent is x]
+    to_x = [(record.nodes[k].op.name, record.values[i]) for k in range(len(record.nodes))
+            for i in record.contributions(k) if record.parents[i] is x]
     assert sorted(to_x) == [("add", 1.0), ("multiply", 3.0)]
     assert grads[x] == 4.0 and grads[y] == 2.0
 

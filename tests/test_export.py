@@ -395,6 +395,6 @@ def test_attributes_outside_the_whitelist_are_refused(text):
 def test_a_tampered_trace_is_refused_not_written(change, message):
     trace = run("x = [1.0, 2.0]\ny = x[0]\n", 0)
     nodes = list(trace.nodes)
-    nodes[1] = dataclasses.replace(nodes[1], **change)
+    nodes[1] = nodes[1]._replace(**change)
     with pytest.raises(ExportError, match=message):
         export_python(dataclasses.replace(trace, nodes=tuple(nodes)))
