@@ -11,9 +11,7 @@ frozen node and step records), and for programs ``language.build`` + ``backward`
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import core as ad  # noqa: E402
+from bench.ui import median_ms as ui_median_ms  # noqa: E402
 from core.backward import backward  # noqa: E402
 from core.examples import load_examples  # noqa: E402
 from core.language import build, run  # noqa: E402
@@ -31,12 +30,7 @@ REPEATS = 7
 
 def median_ms(fn) -> float:
     fn()  # warm-up
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return ui_median_ms(fn, REPEATS)
 
 
 def scalar_chain(x):
