@@ -195,7 +195,7 @@ def export(trace) -> None:
     left.download_button("Graph as DOT", exporting.export_dot(trace, t, options), f"{stem}.dot",
                          mime="text/vnd.graphviz", icon=":material/account_tree:", width="stretch")
     with middle:
-        key = ("svg", id(trace), t, options)
+        key = ("svg", state.get(S.PROGRAM), state.get(S.SEED), state.get(S.SECOND), t, options)
         if st.button("Render SVG", icon=":material/image:", key="render_svg", width="stretch") or \
                 key in state.get("tool_cache", {}):
             status, svg = _cached(key, lambda: exporting.export_svg(trace, t, options))
