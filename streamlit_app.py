@@ -36,7 +36,7 @@ def step_view():
     if trace is None:
         return
     panels.timeline(trace)
-    graph_column, side_column = st.columns([3, 2] if not presenting else [3, 2])
+    graph_column, side_column = st.columns([3, 2])
     with graph_column:
         panels.graph(trace)
     with side_column:

@@ -72,9 +72,11 @@ def main(argv=None) -> int:
 
 def _located(text: str, exc: ExpressionError) -> str:
     """The error with the offending line and a caret under the column."""
+    from .language import split_lines
+
     where = f" on line {exc.line}, column {exc.col}" if exc.line else ""
     out = [f"error{where}: {exc}"]
-    lines = text.splitlines()
+    lines = split_lines(text)
     if exc.line and 1 <= exc.line <= len(lines):
         out.append(f"  {exc.line:>3} | {lines[exc.line - 1]}")
         out.append("      | " + " " * max((exc.col or 1) - 1, 0) + "^")

@@ -207,6 +207,25 @@ def _locate(lines: tuple, node) -> tuple:
     return line, col, end_col
 
 
+def split_lines(text: str) -> tuple:
+    """The program's lines as the language numbers them (\\r\\n, \\r and \\n end a line)."""
+    return tuple(_NEWLINE.split(text))
+
+
+def input_span(text: str, name: str):
+    """Character offsets ``(start, end)`` of the right-hand side of the statement that binds the
+    input ``name`` (the literal the app's what-if box edits), or None if there is none."""
+    program = parse(text)
+    for stmt in program.statements:
+        if stmt.target == name and stmt.is_input:
+            line, col, end_col = _locate(program.lines, stmt.expr)
+            if end_col is None:
+                return None
+            starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+            return starts[line - 1] + col - 1, starts[line - 1] + end_col
+    return None
+
+
 def _char_col(lines: tuple, line: int, byte_offset: int) -> int:
     text = lines[line - 1] if 0 < line <= len(lines) else ""
     if text.isascii():

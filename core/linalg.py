@@ -257,7 +257,7 @@ def _logdet_vjp(g, z, A, lu=None, sign=None, chol=None):
 
 
 def _logabsdet_forward(A):
-    sign, value, lu = _lu_logdet("slogdet", A)
+    sign, value, lu = _lu_logdet("logabsdet", A)
     return value, {"lu": lu, "sign": sign}
 
 

@@ -351,12 +351,14 @@ softmax = primitive("softmax", lambda x, axis=-1: scipy.special.softmax(x, axis=
 # ---- shape and indexing -------------------------------------------------------------------------
 
 
-def _inverse_axes(axes):
-    return None if axes is None else tuple(np.argsort(axes))
+def _inverse_axes(axes, ndim: int):
+    """The permutation that undoes ``axes`` (negative axes counted from the end)."""
+    return None if axes is None else tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
 
 
 transpose = primitive("transpose", lambda x, axes=None: np.transpose(x, axes), symbol="ᵀ", attrs=("axes",), grads=[
-    ("x", lambda g, z, x, axes=None: transpose(g, axes=_inverse_axes(axes)), r"\bar{x} \mathrel{+}= \bar{z}^\top"),
+    ("x", lambda g, z, x, axes=None: transpose(g, axes=_inverse_axes(axes, len(x.shape))),
+     r"\bar{x} \mathrel{+}= \bar{z}^\top"),
 ])
 reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape), attrs=("shape",), grads=[
     ("x", lambda g, z, x, shape: reshape(g, x.shape), r"\bar{x} \mathrel{+}= \operatorname{reshape}(\bar{z})"),

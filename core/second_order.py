@@ -37,8 +37,11 @@ def gradient_trace(program: str, seed: int, wrt: str) -> Trace:
     if out.shape != ():
         raise AutodiffError(f"the output has shape {out.shape}; there is no gradient to differentiate")
     g = backward(out, [x], create_graph=True)[x]
-    if type(g) is not Var:  # the output does not depend on x: its gradient is the constant 0
+    if type(g) is not Var:  # the output does not depend on x
         raise AutodiffError(f"the output does not depend on {wrt}, so its gradient is 0 everywhere")
+    if g.op is None:  # only sums on the way: the gradient is the seed itself, a constant
+        raise AutodiffError(f"∂out/∂{wrt} is the constant {float(g.value):g}: there is no graph to "
+                            "differentiate again (and the second derivatives are 0)")
     out_name = out.name or "out"
     if g.name is None:
         g.name = f"d{out_name}_d{wrt}"

@@ -295,7 +295,7 @@ class Trace:
             return cls(nodes, dict(data["inputs"]), data["output"],
                        {k: _decode(v) for k, v in data["grads"].items()}, tuple(data["forward_steps"]), steps,
                        data.get("program"), data.get("seed"), data.get("note"))
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise AutodiffError(f"malformed trace JSON: {exc!r}") from None
 
     @classmethod
@@ -318,12 +318,14 @@ class Trace:
         """
         order = toposort(output)
         if any(v.loc is not None for v in order):
-            # A node the program did not place (e.g. a gradient node built by create_graph) takes
-            # the latest line of its parents, so the key never decreases along an edge and the
-            # stable sort keeps the order topological.
+            # Each node's key is the latest line of itself and its parents (a node the program
+            # did not place, like a gradient node built by create_graph, has only its parents';
+            # a sub-expression on a later line of a multi-line statement lifts its consumers), so
+            # the key never decreases along an edge and the stable sort stays topological.
             line = {}
             for v in order:
-                line[v] = v.loc[0] if v.loc is not None else max((line[p] for p in v.parents), default=0)
+                after_parents = max((line[p] for p in v.parents), default=0)
+                line[v] = after_parents if v.loc is None else max(v.loc[0], after_parents)
             order.sort(key=line.__getitem__)
         ids = {v: i for i, v in enumerate(order)}
         input_ids = {name: ids[v] for name, v in inputs.items() if v in ids}
@@ -404,7 +406,7 @@ def _public_attrs(attrs) -> tuple:
     """The attrs a reader cares about (axis, keepdims, shape, index) as text; not factorizations."""
     if not attrs:
         return ()
-    return tuple((k, repr(v)) for k, v in attrs.items() if k not in ("lu", "chol"))
+    return tuple((k, repr(v)) for k, v in attrs.items() if k not in ("lu", "chol", "sign"))
 
 
 def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:

@@ -205,3 +205,11 @@ def test_export_offers_dot_json_script_and_svg():
     at.button(key="render_svg").click().run()
     assert not at.exception and not at.error
     assert "Download SVG" in [b.proto.label for b in at.get("download_button")]
+
+
+def test_constant_only_programs_and_unused_array_inputs_do_not_break_the_tabs():
+    at = app(program="y = 2 * 3\n")
+    assert not at.exception
+    at = app(program="x = 2.0\nW = randn(2, 2)\nz = x * x\n")
+    assert not at.exception
+    assert any("Hessian-vector product" in m.value for m in at.markdown)

@@ -69,6 +69,7 @@ def test_hessian_vector_product_without_forming_the_hessian():
     ("x = 1.0\nz = [1.0, 2.0] * x\n", "x", "no gradient"),
     ("x = 1.0\ny = 2.0\nz = y * 3.0\n", "x", "does not depend"),
     ("x = 1.0\nz = x * x\n", "q", "not an input"),
+    ("x = 1.0\ny = 2.0\nz = x + y\n", "x", "constant 1"),
 ])
 def test_bad_requests_are_clear_errors(program, wrt, message):
     with pytest.raises(ad.AutodiffError, match=message):

@@ -35,18 +35,20 @@ def test_stepping_is_clamped():
 def test_autoplay_advances_one_step_per_interval_and_parks_at_the_end():
     state = fresh(program=SEED_PROGRAM, autoplay="1", speed="0.5")
     assert state[S.PLAYING] and state[S.SPEED] == 0.5
-    assert S.tick(state, now=100.0) and state[S.T] == 1
-    assert not S.tick(state, now=100.1) and state[S.T] == 1  # too soon
-    assert S.tick(state, now=100.6) and state[S.T] == 2
-    S.tick(state, now=101.2)
-    S.tick(state, now=101.8)
-    assert not S.tick(state, now=102.4)  # at the end: parked
+    start = state[S.LAST_TICK]  # the link's own step is shown for one interval first
+    assert not S.tick(state, now=start + 0.1) and state[S.T] == 0
+    assert S.tick(state, now=start + 0.5) and state[S.T] == 1
+    assert not S.tick(state, now=start + 0.6) and state[S.T] == 1  # too soon
+    assert S.tick(state, now=start + 1.0) and state[S.T] == 2
+    S.tick(state, now=start + 1.5)
+    S.tick(state, now=start + 2.0)
+    assert not S.tick(state, now=start + 2.5)  # at the end: parked
     assert state[S.T] == 4 and state[S.PLAYING]
     assert S.link_params(state)["autoplay"] == "1"
     S.on_play_toggled(state)  # switched on again at the end: from the start
     assert state[S.T] == 0
     state[S.PLAYING] = False
-    assert not S.tick(state, now=200.0) and "autoplay" not in S.link_params(state)
+    assert not S.tick(state, now=start + 100.0) and "autoplay" not in S.link_params(state)
 
 
 def test_what_if_edits_the_program_and_keeps_the_step():
@@ -77,3 +79,28 @@ def test_errors_keep_the_last_trace():
     state[S.EDITOR] = "x = = 2"
     S.run_editor(state)
     assert state[S.TRACE] is good and state[S.STALE] and state[S.ERROR].line == 1
+
+
+def test_an_autoplay_link_shows_its_own_step_first():
+    import time
+
+    state = fresh(program=SEED_PROGRAM, t="2", autoplay="1")
+    assert not S.tick(state, now=time.monotonic()) and state[S.T] == 2
+    assert S.link_params(state)["t"] == "2"
+
+
+def test_what_if_on_one_line_programs_and_with_an_error_in_the_editor():
+    state = fresh(program="x = 2.0; y = 3.0; z = x*y + x  # comment\n")
+    S.set_input_value(state, "x", 5.0)
+    assert state[S.EDITOR] == "x = 5.0; y = 3.0; z = x*y + x  # comment\n"
+    assert float(state[S.TRACE].nodes[state[S.TRACE].output].value) == 20.0
+    state[S.EDITOR] = "x = 5.0; y = = 3"
+    S.run_editor(state)
+    S.set_input_value(state, "y", 1.0)
+    assert state[S.EDITOR] == "x = 5.0; y = = 3" and "fix it" in state[S.ERROR].message
+    assert S.replace_input_literal("x = 2.0\nz = x\n", "nope", 1.0) is None
+
+
+def test_an_unknown_second_order_name_in_a_link_is_ignored():
+    state = fresh(program=SEED_PROGRAM, second="[click](https://example.com)")
+    assert state[S.SECOND] is None and state[S.ERROR] is None

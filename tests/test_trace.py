@@ -154,3 +154,18 @@ def test_trace_is_also_the_matrix_trace():
     assert ad.trace(A) == 12.0
     assert float(ad.trace(ad.Var(A)).value) == 12.0
     assert isinstance(ad.trace(lambda A: ad.trace(A), A), Trace)
+
+
+def test_a_multi_line_statement_keeps_the_order_topological():
+    from core.language import run
+
+    tr = run("x = 2.0\ny = 3.0\nz = (x *\n sin(y))\n")
+    position = {n.id: i for i, n in enumerate(tr.nodes)}
+    assert all(position[p] < position[n.id] for n in tr.nodes for p in n.parents)
+    assert float(tr.grads["y"]) == pytest.approx(2.0 * np.cos(3.0))
+
+
+def test_malformed_json_is_an_autodiff_error():
+    data = json.loads(seed_trace().to_json())
+    with pytest.raises(ad.AutodiffError):
+        Trace.from_dict({**data, "grads": [1, 2]})

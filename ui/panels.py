@@ -8,6 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.language import split_lines
+
 from . import state as S
 from .explain import explain_step
 from .figures import heatmap
@@ -77,7 +79,7 @@ def editor() -> None:
 def _located_message(text: str, error: S.ProgramError) -> str:
     where = f"Line {error.line}, column {error.col}: " if error.line else ""
     message = f"{where}{error.message}"
-    lines = text.splitlines()
+    lines = split_lines(text)  # numbered as the language numbers them
     if error.line and 1 <= error.line <= len(lines):
         caret = " " * max((error.col or 1) - 1, 0) + "^"
         message += f"\n\n```text\n{error.line:>3} | {lines[error.line - 1]}\n    | {caret}\n```"
@@ -182,6 +184,9 @@ def inspector(trace) -> None:
     state = st.session_state
     t = state[S.T]
     ids = [n.id for n in trace.nodes if n.kind != "constant"]
+    if not ids:
+        st.caption("This graph holds only constants: nothing to inspect.")
+        return
     default = trace.explain(t).node
     index = ids.index(default) if default in ids else len(ids) - 1
     node_id = st.selectbox("Inspect node", ids, index=index, format_func=lambda i: node_title(trace, i),

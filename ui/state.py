@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from core.errors import AutodiffError, ExpressionError
 from core.examples import load_examples
-from core.language import run
+from core.language import input_span, run
 
 EDITOR, PROGRAM, SEED, T, TRACE, ERROR, STALE, EXAMPLE, RANKDIR, FIT = (
     "editor", "program", "seed", "t", "trace", "error", "stale", "example", "rankdir", "fit",
@@ -67,8 +67,11 @@ def init(state, query_params) -> None:
     state[SPEED] = _parse_speed(query_params.get("speed"))
     state[SECOND] = None
     run_editor(state)
-    if query_params.get("second") and state.get(TRACE) is not None:
-        set_second_order(state, query_params.get("second"))
+    wanted_second = query_params.get("second")
+    if wanted_second and state.get(TRACE) is not None and wanted_second in state[TRACE].inputs:
+        set_second_order(state, wanted_second)  # an unknown name in a link is ignored, not echoed
+    if state[PLAYING]:
+        state[LAST_TICK] = time.monotonic()  # show the linked step for one interval first
     trace = active_trace(state)
     wanted = str(query_params.get("t", "0")).strip()
     if trace is not None:
@@ -200,18 +203,30 @@ def set_second_order(state, wrt: str | None) -> None:
 def set_input_value(state, name: str, value: float) -> None:
     """What-if: put a new number into the program's line ``name = <number>`` and rerun at the
     same step. The text is edited, not hidden state, so the link and the editor show it."""
+    if state.get(STALE):
+        state[ERROR] = ProgramError("The editor holds a program with an error: fix it or run it first, "
+                                    "so that changing an input here does not overwrite what you typed.")
+        return
     text = state.get(PROGRAM) or state.get(EDITOR, "")
-    state[EDITOR] = replace_input_literal(text, name, value)
+    edited = replace_input_literal(text, name, value)
+    if edited is None:
+        state[ERROR] = ProgramError(f"could not find the number that {name} is bound to in the program")
+        return
+    state[EDITOR] = edited
     run_editor(state)
 
 
-def replace_input_literal(text: str, name: str, value: float) -> str:
-    """The program with the right-hand side of ``name = ...`` replaced by ``value`` (comments
-    and everything else kept)."""
-    import re
-
-    pattern = re.compile(rf"^(\s*{re.escape(name)}\s*=\s*)([^#\n;]*?)(\s*(?:#.*)?)$", re.MULTILINE)
-    return pattern.sub(lambda m: f"{m[1]}{float(value)!r}{m[3]}", text, count=1)
+def replace_input_literal(text: str, name: str, value: float) -> str | None:
+    """The program with the right-hand side of ``name = ...`` replaced by ``value`` (found
+    through the language's own parse, so comments, ``;`` and spacing are kept), or None."""
+    try:
+        span = input_span(text, name)
+    except AutodiffError:
+        return None
+    if span is None:
+        return None
+    start, end = span
+    return f"{text[:start]}{float(value)!r}{text[end:]}"
 
 
 def link_params(state) -> dict:

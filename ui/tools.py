@@ -84,18 +84,17 @@ def second_order() -> None:
         st.info("Differentiate again shows the gradient's graph for a scalar input; this program's inputs "
                 "are arrays. The Hessian-vector product below still works.")
     program, seed = state[S.PROGRAM], state.get(S.SEED, 0)
+    status, result = "error", None
     if len(names) == len(trace.inputs) and len(names) <= MAX_HESSIAN_INPUTS:
         status, result = _cached(("hessian", program, seed), lambda: program_hessian(program, seed))
-        if status == "error":
-            st.error(result)
-            return
+    if status == "ok":
         labels, H = result
         st.markdown("**Hessian** ∂²out/∂xᵢ∂xⱼ (reverse over reverse; symmetric up to rounding):")
         st.dataframe({"∂²out/∂·∂·": list(labels), **{name: H[:, j] for j, name in enumerate(labels)}},
                      hide_index=True)
         if len(labels) > 1:
             st.plotly_chart(heatmap(H, "Hessian", diverging=True), width="stretch")
-    else:
+    else:  # array inputs (or too many): H·v, which needs no dense H
         status, result = _cached(("hvp", program, seed), lambda: _hvp_along_ones(program, seed, trace))
         if status == "error":
             st.error(result)
