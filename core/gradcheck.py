@@ -33,7 +33,8 @@ def _scalarized(f, out_weights):
     return contracted
 
 
-def _directional(f, args, index, v, eps):
+def central_difference(f, args, index: int, v, eps: float) -> float:
+    """(f(x + εv) − f(x − εv)) / 2ε along direction ``v`` of argument ``index``."""
     plus, minus = list(args), list(args)
     plus[index] = args[index] + eps * v
     minus[index] = args[index] - eps * v
@@ -66,7 +67,7 @@ def check_grads(f, *args, order: int = 1, directions: int = 3, eps: float = 1e-6
             for k in range(directions):
                 v = rng.standard_normal(np.shape(value))
                 analytic = float(np.sum(gradient * v))
-                numeric = _directional(fn, values, index, v, eps)
+                numeric = central_difference(fn, values, index, v, eps)
                 if abs(analytic - numeric) > atol + rtol * max(abs(analytic), abs(numeric)):
                     raise GradientCheckError(_report(f, level, index, value, k, analytic, numeric, rtol, atol))
         if level < order:
@@ -115,6 +116,6 @@ def numerical_grad(f, *args, eps: float = 1e-6):
         for j in range(flat.size):
             step = np.zeros(flat.size)
             step[j] = 1.0
-            out[j] = _directional(f, values, index, step.reshape(np.shape(value)), eps)
+            out[j] = central_difference(f, values, index, step.reshape(np.shape(value)), eps)
         result.append(out.reshape(np.shape(value)) if np.shape(value) else np.float64(out[0]))
     return result[0] if len(result) == 1 else tuple(result)

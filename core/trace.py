@@ -221,6 +221,14 @@ class Trace:
             return WAITING
         return DONE if received == expected else PARTIAL
 
+    def phase_label(self, t: int) -> str:
+        """Where step t is on the timeline, in a few words: 'Forward 3 of 5'."""
+        if t == 0:
+            return "Start · nothing computed yet"
+        if t <= self.t_forward_end:
+            return f"Forward {t} of {self.t_forward_end}"
+        return f"Backward {t - self.t_forward_end} of {len(self.backward_steps)}"
+
     def explain(self, t: int) -> Explanation:
         """What happens at step t: the phase, the node, and one sentence."""
         self._check_t(t)

@@ -25,6 +25,7 @@ import numpy as np
 
 import core as ad
 from core.errors import AutodiffError, ExpressionError
+from core.gradcheck import central_difference
 from core.language import Program, as_function, build, parse
 from core.var import raw
 
@@ -155,13 +156,6 @@ def _compare(engine, numeric, s) -> dict:
             "rel_error": abs_error / np.maximum(scale, 1e-300), "allowed": s.atol_used + s.rtol * scale}
 
 
-def _difference(function, values, index: int, direction, eps: float) -> float:
-    """(f(x + εv) − f(x − εv)) / 2ε: exact for quadratics, O(ε²) truncation otherwise."""
-    plus, minus = list(values), list(values)
-    plus[index], minus[index] = values[index] + eps * direction, values[index] - eps * direction
-    return (float(raw(function(*plus))) - float(raw(function(*minus)))) / (2.0 * eps)
-
-
 def _plan(value, symmetric: bool, s: CheckSettings, budget: int) -> tuple:
     """(method, reason, evaluations): entrywise when the input is small and the budget allows it."""
     size = int(np.size(value))
@@ -186,7 +180,7 @@ def _entrywise(c: _Compiled, index: int, eps: float, symmetric: bool) -> np.ndar
             continue
         step = np.zeros(shape)
         step[position] = step[mirror if symmetric else position] = 1.0
-        numeric[position] = _difference(c.function, c.values, index, step, eps)
+        numeric[position] = central_difference(c.function, c.values, index, step, eps)
     return numeric
 
 
@@ -204,7 +198,7 @@ def _check_input(c: _Compiled, index: int, gradient, s: CheckSettings, budget: i
                 v = rng.standard_normal(np.shape(value))
                 v = (v + v.T) / 2 if symmetric else v
                 engine.append(float(np.sum(gradient * v)))
-                numeric.append(_difference(c.function, c.values, index, v, s.eps))
+                numeric.append(central_difference(c.function, c.values, index, v, s.eps))
         else:
             numeric = _entrywise(c, index, s.eps, symmetric)
             engine = gradient + gradient.T - np.diag(np.diag(gradient)) if symmetric else gradient
@@ -388,7 +382,7 @@ def _central(c: _Compiled, index: int) -> float:
     """The finite-difference slope at the program's own value, with a step relative to it."""
     step = 1e-6 * max(1.0, abs(float(c.values[index])))
     try:
-        return _difference(c.function, c.values, index, np.float64(1.0), step)
+        return central_difference(c.function, c.values, index, np.float64(1.0), step)
     except AutodiffError:
         return math.nan
 

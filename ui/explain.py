@@ -17,7 +17,7 @@ from core.ops import OPS
 from core.rules import substitute
 from core.trace import Trace
 
-from .render import fmt, node_title
+from .render import fmt
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def explain_step(trace: Trace, t: int) -> StepText:
     if e.phase == "forward":
         args = ", ".join(tex_name(trace, p) for p in node.parents)
         formula = rf"{me} = \operatorname{{{node.op}}}({args}) = {tex_value(node.value)}"
-        sentence = (f"**Forward {e.step} of {e.steps_in_phase}.** Compute `{node_title(trace, node.id)}` "
+        sentence = (f"**Forward {e.step} of {e.steps_in_phase}.** Compute `{trace.title(node.id)}` "
                     f"from {_list(trace, node.parents)}.")
         return StepText(f"Forward {e.step} of {e.steps_in_phase}", sentence, (formula,))
     step = trace.backward_steps[e.step - 1]
@@ -83,7 +83,7 @@ def explain_step(trace: Trace, t: int) -> StepText:
         formulas.append(substitute(c.rule, names) + rf" \;=\; {tex_value(c.value)}")
         formulas.append(_running_sum(trace, c.parent, e.step, index, parent))
     sent_to = _list(trace, [c.parent for c in step.contributions]) or "nobody (its parents need no gradient)"
-    sentence = (f"**Backward {e.step} of {e.steps_in_phase}.** `{node_title(trace, node.id)}` has its final "
+    sentence = (f"**Backward {e.step} of {e.steps_in_phase}.** `{trace.title(node.id)}` has its final "
                 f"gradient ḡ = {fmt(step.grad)}; it applies the chain rule and sends a contribution to "
                 f"{sent_to}. Each parent adds what it receives.")
     return StepText(f"Backward {e.step} of {e.steps_in_phase}", sentence, tuple(formulas))
@@ -104,7 +104,7 @@ def _running_sum(trace: Trace, parent_id: int, k_now: int, index: int, parent_te
 
 
 def _list(trace: Trace, ids) -> str:
-    names = [f"`{node_title(trace, i)}`" for i in ids]
+    names = [f"`{trace.title(i)}`" for i in ids]
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]

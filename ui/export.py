@@ -82,15 +82,6 @@ def _comment_block(text: str, prefix: str) -> list:
     return [f"{prefix}    {_clean_line(line)}".rstrip() for line in text.splitlines()]
 
 
-def _phase(trace: Trace, t: int) -> str:
-    if t == 0:
-        return "nothing computed yet"
-    if t <= trace.t_forward_end:
-        return f"forward step {t} of {trace.t_forward_end}"
-    k = t - trace.t_forward_end
-    return f"backward step {k} of {len(trace.backward_steps)}" + (", the end" if t == trace.t_end else "")
-
-
 def _clamp(trace: Trace, t: int) -> int:
     return min(max(int(t), 0), trace.t_end)
 
@@ -104,7 +95,7 @@ def _seed(trace: Trace, words: str) -> str:
 def dot_header(trace: Trace, t: int) -> str:
     """The comment lines ``export_dot`` puts before the graph: step, seed and program."""
     t = _clamp(trace, t)
-    lines = [f"// Backprop Studio: the graph at t = {t} of {trace.t_end} ({_phase(trace, t)})"]
+    lines = [f"// Backprop Studio: the graph at t = {t} of {trace.t_end} ({trace.phase_label(t)})"]
     if trace.program is not None:
         seed = _seed(trace, " seed ")
         lines.append(f"// The program{f' ({seed.strip()})' if seed else ''}:")

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.examples import load_examples
 from core.language import split_lines
 
 from . import state as S
 from .explain import explain_step
 from .figures import heatmap
-from .render import GraphOptions, contribution_rows, fmt, graph_dot, legend_html, node_title, tape_rows
+from .render import GraphOptions, contribution_rows, fmt, graph_dot, legend_html, tape_rows
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 CSS_FILE = ASSETS / "style.css"
@@ -57,12 +58,12 @@ def second_order_banner() -> None:
 
 def editor() -> None:
     state = st.session_state
-    titles = [e.title for e in S.examples()]
+    titles = [e.title for e in load_examples()]
     left, right = st.columns([3, 2])
     with right:
         st.selectbox("Example", titles, key=S.EXAMPLE, index=None, placeholder="Choose an example…",
                      on_change=S.on_example, args=(state,))
-        chosen = next((e for e in S.examples() if e.title == state.get(S.EXAMPLE)), None)
+        chosen = next((e for e in load_examples() if e.title == state.get(S.EXAMPLE)), None)
         if chosen is not None:
             st.info(chosen.note, icon=":material/school:")
         st.number_input("Seed (for randn, rand, spd)", min_value=0, max_value=S.MAX_SEED, step=1, key=S.SEED,
@@ -100,7 +101,7 @@ def timeline(trace) -> None:
         column.button(label, icon=icon, key=f"step_{where}", on_click=S.step_to, args=(state, where),
                       disabled=disabled, width="stretch")
     with buttons[4]:
-        st.markdown(f"<div class='phase'>{_phase_label(trace, t)}</div>", unsafe_allow_html=True)
+        st.markdown(f"<div class='phase'>{trace.phase_label(t)}</div>", unsafe_allow_html=True)
     if t_end == 0:
         return
     if state.get(S.PLAYING):
@@ -134,15 +135,6 @@ def advance_autoplay() -> None:
     running (doing nothing) until the toggle is switched off: stopping it would need a rerun of
     the whole page started by the server, with widget values that may be a frame old."""
     S.tick(st.session_state, time.monotonic())
-
-
-def _phase_label(trace, t: int) -> str:
-    forward_end = trace.t_forward_end
-    if t == 0:
-        return "Start · nothing computed yet"
-    if t <= forward_end:
-        return f"Forward {t} of {forward_end}"
-    return f"Backward {t - forward_end} of {len(trace.backward_steps)}"
 
 
 def graph(trace) -> None:
@@ -189,7 +181,7 @@ def inspector(trace) -> None:
         return
     default = trace.explain(t).node
     index = ids.index(default) if default in ids else len(ids) - 1
-    node_id = st.selectbox("Inspect node", ids, index=index, format_func=lambda i: node_title(trace, i),
+    node_id = st.selectbox("Inspect node", ids, index=index, format_func=lambda i: trace.title(i),
                            key=f"inspect_{t}")
     node = trace.nodes[node_id]
     value, grad = trace.value_at(node_id, t), trace.grad_at(node_id, t)

@@ -42,8 +42,6 @@ GRAD_COLOR = "#D55E00"  # vermilion: everything that belongs to the backward pas
 @dataclass(frozen=True)
 class GraphOptions:
     rankdir: str = "TB"  # "TB" (top to bottom) or "LR" (left to right)
-    show_values: bool = True
-    show_grads: bool = True
     large: bool = False  # presentation mode: bigger type
     fit: tuple | None = None  # (width, height) in inches: scale the drawing up (or down) to fill them
 
@@ -51,15 +49,11 @@ class GraphOptions:
 fmt = format_value  # the one formatter of values, shared with the CLI and the trace's sentences
 
 
-def node_title(trace: Trace, node_id: int) -> str:
-    return trace.title(node_id)
-
-
 def _node_label(trace: Trace, node_id: int, t: int, status: str, options: GraphOptions) -> str:
     node = trace.nodes[node_id]
     e = html.escape
     small = 11 if not options.large else 16
-    head = f"<B>{e(node_title(trace, node_id))}</B>"
+    head = f"<B>{e(trace.title(node_id))}</B>"
     if node.kind == "op" and node.name:
         head += f' <FONT POINT-SIZE="{small}">{e(node.symbol)}</FONT>'
     if node.shape:
@@ -68,9 +62,9 @@ def _node_label(trace: Trace, node_id: int, t: int, status: str, options: GraphO
         head = "▶ " + head
     rows = [head]
     value = trace.value_at(node_id, t)
-    if options.show_values and value is not None and node.kind != "constant":
+    if value is not None and node.kind != "constant":
         rows.append(f"= {e(fmt(value))}")
-    if options.show_grads and t > trace.t_forward_end and trace.needs_grad(node_id):
+    if t > trace.t_forward_end and trace.needs_grad(node_id):
         grad = trace.grad_at(node_id, t)
         m = trace.contributions_expected(node_id)
         k = trace.contributions_received(node_id, t)

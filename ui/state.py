@@ -40,10 +40,6 @@ class ProgramError:
     col: int | None = None
 
 
-def examples():
-    return load_examples()
-
-
 def _parse_seed(text) -> int:
     try:
         seed = int(str(text).strip())
@@ -56,12 +52,12 @@ def init(state, query_params) -> None:
     """First run of a session: the program, seed and step from the link, else the first example."""
     if state.get(INITIALIZED):
         return
-    program = query_params.get("program") or examples()[0].program
+    program = query_params.get("program") or load_examples()[0].program
     state[EDITOR] = program
     state[SEED] = _parse_seed(query_params.get("seed", 0))
     state[RANKDIR] = "LR" if query_params.get("rankdir") == "LR" else "TB"
     state[TRACE] = None
-    state[EXAMPLE] = next((e.title for e in examples() if e.program == program), None)
+    state[EXAMPLE] = next((e.title for e in load_examples() if e.program == program), None)
     state[PRESENT] = query_params.get("present") == "1"
     state[PLAYING] = query_params.get("autoplay") == "1"
     state[SPEED] = _parse_speed(query_params.get("speed"))
@@ -142,7 +138,7 @@ def run_editor(state) -> None:
 
 def on_example(state) -> None:
     title = state.get(EXAMPLE)
-    chosen = next((e for e in examples() if e.title == title), None)
+    chosen = next((e for e in load_examples() if e.title == title), None)
     if chosen is None:
         return
     state[EDITOR] = chosen.program
@@ -160,7 +156,7 @@ def step_to(state, where: str) -> None:
     state[T] = min(max(t, 0), trace.t_end)
 
 
-# ---- the share link --------------------------------------------------------------------------------
+# ---- autoplay ------------------------------------------------------------------------------------------
 
 
 def on_play_toggled(state, now: float | None = None) -> None:
@@ -183,6 +179,9 @@ def tick(state, now: float) -> bool:
     state[T] = min(state.get(T, 0) + 1, trace.t_end)
     state[LAST_TICK] = now
     return True
+
+
+# ---- second order and what-if -------------------------------------------------------------------------
 
 
 def set_second_order(state, wrt: str | None) -> None:
@@ -227,6 +226,9 @@ def replace_input_literal(text: str, name: str, value: float) -> str | None:
         return None
     start, end = span
     return f"{text[:start]}{float(value)!r}{text[end:]}"
+
+
+# ---- the share link --------------------------------------------------------------------------------
 
 
 def link_params(state) -> dict:
