@@ -12,7 +12,7 @@ st.set_page_config(page_title="Backprop Studio", page_icon="∂", layout="wide")
 S.init(st.session_state, st.query_params)
 S.persist_widget_values(st.session_state)
 panels.style()
-panels.keyboard()
+panels.page_script()
 
 title, toggle = st.columns([5, 1], vertical_alignment="bottom")
 title.title("∂ Backprop Studio")

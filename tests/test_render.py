@@ -11,7 +11,7 @@ import pytest
 import core as ad
 from core.rules import plain_text, substitute
 from ui.explain import explain_step, tex_name
-from ui.figures import as_matrix, heatmap
+from ui.figures import as_matrix, heatmap, heatmap_svg
 from ui.render import STATUS_STYLE, GraphOptions, fmt, graph_dot
 
 
@@ -142,3 +142,16 @@ def test_fan_out_in_one_step_shows_each_running_sum():
                      if tr.nodes[s.node].op == "multiply"]
     sums = [f for f in explain_step(tr, mul_step_t).formulas if f.startswith(r"\bar{a} =")]
     assert sums == [r"\bar{a} = 1 + 3 = 4\quad (2 \text{ of } 3)", r"\bar{a} = 1 + 3 + 3 = 7\;\checkmark"]
+
+
+def test_svg_heatmaps_for_the_inspector():
+    import xml.etree.ElementTree as ET
+
+    svg_div = heatmap_svg(np.array([[-2.0, 1.0], [0.0, np.nan]]), "g <b>", diverging=True)
+    root = ET.fromstring(svg_div)
+    rects = root.findall(".//{http://www.w3.org/2000/svg}rect")
+    assert len(rects) == 4
+    fills = [r.get("fill") for r in rects]
+    assert fills[2] == "#F7F7F7" and fills[3] == "#BBBBBB"  # 0 is white on the diverging scale; NaN grey
+    assert "g &lt;b&gt;" in svg_div and "-2 … 2" in svg_div
+    assert heatmap_svg(np.arange(3.0), "v").count("<rect") == 3

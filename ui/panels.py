@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from core.examples import load_examples
@@ -13,13 +14,12 @@ from core.language import split_lines
 
 from . import state as S
 from .explain import explain_step
-from .figures import heatmap
+from .figures import SVG_MAX_CELLS, heatmap, heatmap_svg
 from .render import GraphOptions, contribution_rows, fmt, graph_dot, legend_html, tape_rows
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 CSS_FILE = ASSETS / "style.css"
-FOLLOW_JS = (ASSETS / "follow_current.js").read_text()
-KEYS_JS = (ASSETS / "keys.js").read_text()
+PAGE_JS = (ASSETS / "page.js").read_text()
 PRESENT_CSS = (ASSETS / "present.css").read_text()
 PRESENT_GRAPH_INCHES = (11.0, 7.0)  # the graph column of a 1920×1080 projector, in Graphviz inches
 PRESENT_FIT_MAX_NODES = 40
@@ -31,11 +31,11 @@ def style() -> None:
         st.html(f"<style>{PRESENT_CSS}</style>")
 
 
-def keyboard() -> None:
+def page_script() -> None:
     """Arrow keys, PageUp/PageDown (what presentation clickers send), Home and End step the
-    timeline. A few lines of our own JavaScript, no package and nothing fetched: it adds one
-    listener to the page, which clicks the timeline's buttons."""
-    st.iframe(f"<script>{KEYS_JS}</script>", height=1)
+    timeline, and a big graph's scroll box follows the current node. A few lines of our own
+    JavaScript (assets/page.js), no package and nothing fetched, installed once per page."""
+    st.iframe(f"<script>{PAGE_JS}</script>", height=1)
 
 
 def presentation_toggle() -> None:
@@ -151,8 +151,6 @@ def graph(trace) -> None:
     # size in a scroll box (style.css), readable however many nodes it has.
     with st.container(key="graph_fit" if state.get(S.FIT) else "graph_scroll"):
         st.graphviz_chart(graph_dot(trace, state[S.T], options), width="content")
-    if len(trace.nodes) > 12:  # big enough to scroll: keep the current node in view
-        st.iframe(f"<script>{FOLLOW_JS.replace('__T__', str(state[S.T]))}</script>", height=1)
     st.html(legend_html())
     if presenting:
         return
@@ -192,13 +190,20 @@ def inspector(trace) -> None:
         left.metric("value", fmt(value, 6))
         right.metric("gradient ḡ", fmt(grad, 6))
     else:
-        st.plotly_chart(heatmap(value, "value"), width="stretch", key=f"value_{node_id}_{t}")
+        _matrix(value, "value", node_id, t)
         if grad is not None:
-            st.plotly_chart(heatmap(grad, "gradient ḡ", diverging=True), width="stretch",
-                            key=f"grad_{node_id}_{t}")
+            _matrix(grad, "gradient ḡ", node_id, t, diverging=True)
     received = contribution_rows(trace, node_id, t)
     if received:
         st.dataframe(received, hide_index=True, width="stretch")
+
+
+def _matrix(value, title: str, node_id: int, t: int, diverging: bool = False) -> None:
+    """An inline SVG heatmap (cheap to redraw on every step); plotly for very large arrays."""
+    if np.size(value) <= SVG_MAX_CELLS:
+        st.markdown(heatmap_svg(value, title, diverging=diverging), unsafe_allow_html=True)  # numbers only
+    else:
+        st.plotly_chart(heatmap(value, title, diverging=diverging), width="stretch", key=f"{title}_{node_id}_{t}")
 
 
 def tape(trace) -> None:
