@@ -50,6 +50,20 @@ def test_seed_program_in_a_real_browser():
     assert not foreign, f"the page asked the internet for: {foreign[:5]}"
 
 
+def press_until(page, key: str, selector: str, attempts: int = 3) -> None:
+    """Press ``key`` once the page is idle, and again if a rerun swallowed it (a key that lands
+    while Streamlit replaces the buttons is lost, as it would be for a user)."""
+    for attempt in range(attempts):
+        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30000)
+        page.keyboard.press(key)
+        try:
+            page.wait_for_selector(selector, timeout=10000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+
+
 @pytest.mark.skipif(not _chromium_available() and not os.environ.get("CI"), reason="Debian's chromium is not installed")
 def test_presentation_mode_autoplay_and_keys():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -68,10 +82,8 @@ def test_presentation_mode_autoplay_and_keys():
         page.wait_for_selector('[data-testid="stGraphVizChart"] svg', timeout=30000)
         page.wait_for_function("() => document.querySelector('.phase').innerText.startsWith('Start')",
                                timeout=30000)
-        page.keyboard.press("ArrowRight")
-        page.wait_for_selector('[data-testid="stGraphVizChart"] g[id="current-1"]', timeout=30000)
-        page.keyboard.press("PageDown")
-        page.wait_for_selector('[data-testid="stGraphVizChart"] g[id="current-2"]', timeout=30000)
+        for key, t in (("ArrowRight", 1), ("PageDown", 2)):
+            press_until(page, key, f'[data-testid="stGraphVizChart"] g[id="current-{t}"]')
         page.screenshot(path=str(ARTIFACTS / "presentation-keys.png"))
 
 
