@@ -4,7 +4,7 @@
     python bench/ui.py --no-browser
 
 1. Server side: the time to build everything the page draws for one step — the DOT, the step
-   explanation, the tape, the inspector's rows and heatmaps — for a 30-node and a 300-node trace
+   explanation, the tape, the inspector's rows and SVG heatmaps — for a 30-node and a 300-node trace
    (target ≤ 100 ms at 300 nodes). Also the whole script rerun a click causes (Streamlit's AppTest).
 2. In the browser: from a click on "Next" to the updated SVG on screen, for the two-layer MLP
    example (target ≤ 0.5 s), with the real server and Debian's Chromium.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from core.examples import load_examples  # noqa: E402
 from core.language import run  # noqa: E402
 from ui.explain import explain_step  # noqa: E402
-from ui.figures import heatmap  # noqa: E402
+from ui.figures import heatmap_svg  # noqa: E402
 from ui.render import contribution_rows, graph_dot, tape_rows  # noqa: E402
 
 
@@ -53,9 +53,9 @@ def draw_everything(trace, t: int) -> None:
     contribution_rows(trace, node, t)
     value, grad = trace.value_at(node, t), trace.grad_at(node, t)
     if value is not None and trace.nodes[node].shape:
-        heatmap(value, "value")
+        heatmap_svg(value, "value")
         if grad is not None:
-            heatmap(grad, "gradient", diverging=True)
+            heatmap_svg(grad, "gradient", diverging=True)
 
 
 def median_ms(fn, repeats: int) -> float:
