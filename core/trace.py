@@ -189,6 +189,12 @@ class Trace:
         self._check(node_id, t)
         return bisect.bisect_right(self._arrivals.get(node_id, _NONE_ARRIVED)[0], t - self.t_forward_end)
 
+    def received(self, node_id: int, t: int) -> list:
+        """``(k, Contribution)`` for every contribution the node has received by step t, in order
+        (through the index: only the steps that sent to this node are looked at)."""
+        steps = sorted(set(self._arrivals.get(node_id, _NONE_ARRIVED)[0][: self.contributions_received(node_id, t)]))
+        return [(k, c) for k in steps for c in self.backward_steps[k - 1].contributions if c.parent == node_id]
+
     def needs_grad(self, node_id: int) -> bool:
         return (node_id == self.output and bool(self.backward_steps)) or self.contributions_expected(node_id) > 0
 

@@ -169,3 +169,11 @@ def test_malformed_json_is_an_autodiff_error():
     data = json.loads(seed_trace().to_json())
     with pytest.raises(ad.AutodiffError):
         Trace.from_dict({**data, "grads": [1, 2]})
+
+
+def test_received_lists_each_contribution_once_in_order():
+    tr = ad.trace(lambda a: a * a + a, 3.0)
+    a = tr.inputs["a"]
+    assert [(k, float(c.value)) for k, c in tr.received(a, tr.t_end)] == [(1, 1.0), (2, 3.0), (2, 3.0)]
+    assert [float(c.accumulated) for _, c in tr.received(a, tr.t_end)] == [1.0, 4.0, 7.0]
+    assert tr.received(a, tr.t_forward_end) == []

@@ -92,8 +92,9 @@ def explain_step(trace: Trace, t: int) -> StepText:
 def _running_sum(trace: Trace, parent_id: int, k_now: int, index: int, parent_tex: str) -> str:
     """ḡ_x so far (up to contribution ``index`` of step ``k_now``), as the sum of what it has
     received: ḡ_x = 3 + 1 = 4, with ✓ when complete. ``a + a`` sends two in one step."""
-    received = [(k, c) for k, s in enumerate(trace.backward_steps[:k_now], start=1)
-                for i, c in enumerate(s.contributions) if c.parent == parent_id and (k < k_now or i <= index)]
+    now = trace.backward_steps[k_now - 1].contributions
+    received = [(k, c) for k, c in trace.received(parent_id, trace.t_forward_end + k_now - 1)]
+    received += [(k_now, c) for c in now[: index + 1] if c.parent == parent_id]
     total = received[-1][1].accumulated
     m = trace.contributions_expected(parent_id)
     status = r"\;\checkmark" if len(received) == m else rf"\quad ({len(received)} \text{{ of }} {m})"

@@ -144,11 +144,10 @@ def tape_rows(trace: Trace, t: int) -> list:
 
 def contribution_rows(trace: Trace, node_id: int, t: int) -> list:
     """What a node has received by step t: one row per contribution, with the running sum."""
-    k_now = t - trace.t_forward_end
     return [
-        {"step": k, "from": trace.title(s.node), "contribution": fmt(c.value), "running sum": fmt(c.accumulated)}
-        for k, s in enumerate(trace.backward_steps[: max(k_now, 0)], start=1)
-        for c in s.contributions if c.parent == node_id
+        {"step": k, "from": trace.title(trace.backward_steps[k - 1].node), "contribution": fmt(c.value),
+         "running sum": fmt(c.accumulated)}
+        for k, c in trace.received(node_id, t)
     ]
 
 
