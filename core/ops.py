@@ -121,6 +121,8 @@ def _constant(x) -> Var:
     kind = type(x)
     if kind is float or kind is _FLOAT64:
         return Var(_FLOAT64(x), None, ())
+    if kind is np.ndarray and x.dtype == _FLOAT64 and x.ndim:
+        return Var(x, None, ())  # already an engine value: no conversion to check
     return Var(x)
 
 
