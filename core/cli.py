@@ -72,12 +72,8 @@ def main(argv=None) -> int:
 
 def _located(text: str, exc: ExpressionError) -> str:
     """The error with the offending line and a caret under the column."""
-    from .language import split_lines
+    from .language import caret_excerpt
 
     where = f" on line {exc.line}, column {exc.col}" if exc.line else ""
-    out = [f"error{where}: {exc}"]
-    lines = split_lines(text)
-    if exc.line and 1 <= exc.line <= len(lines):
-        out.append(f"  {exc.line:>3} | {lines[exc.line - 1]}")
-        out.append("      | " + " " * max((exc.col or 1) - 1, 0) + "^")
-    return "\n".join(out)
+    excerpt = caret_excerpt(text, exc.line, exc.col)
+    return f"error{where}: {exc}" + ("\n" + "\n".join("  " + row for row in excerpt.split("\n")) if excerpt else "")

@@ -212,6 +212,15 @@ def split_lines(text: str) -> tuple:
     return tuple(_NEWLINE.split(text))
 
 
+def caret_excerpt(text: str, line: int | None, col: int | None) -> str | None:
+    """The offending line of ``text`` with a caret under ``col`` (both 1-based), numbered as the
+    language numbers lines; None when the location is not in the text."""
+    lines = split_lines(text)
+    if not line or not 1 <= line <= len(lines):
+        return None
+    return f"{line:>3} | {lines[line - 1]}\n    | " + " " * max((col or 1) - 1, 0) + "^"
+
+
 def input_span(text: str, name: str):
     """Character offsets ``(start, end)`` of the right-hand side of the statement that binds the
     input ``name`` (the literal the app's what-if box edits), or None if there is none."""

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from core.examples import load_examples
-from core.language import split_lines
+from core.language import caret_excerpt
 
 from . import state as S
 from .explain import explain_step
@@ -18,7 +18,7 @@ from .figures import SVG_MAX_CELLS, heatmap, heatmap_svg
 from .render import GraphOptions, contribution_rows, fmt, graph_dot, legend_html, tape_rows
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-CSS_FILE = ASSETS / "style.css"
+CSS = (ASSETS / "style.css").read_text()
 PAGE_JS = (ASSETS / "page.js").read_text()
 PRESENT_CSS = (ASSETS / "present.css").read_text()
 PRESENT_GRAPH_INCHES = (11.0, 7.0)  # the graph column of a 1920×1080 projector, in Graphviz inches
@@ -26,7 +26,7 @@ PRESENT_FIT_MAX_NODES = 40
 
 
 def style() -> None:
-    st.html(f"<style>{CSS_FILE.read_text()}</style>")
+    st.html(f"<style>{CSS}</style>")
     if st.session_state.get(S.PRESENT):
         st.html(f"<style>{PRESENT_CSS}</style>")
 
@@ -79,12 +79,8 @@ def editor() -> None:
 
 def _located_message(text: str, error: S.ProgramError) -> str:
     where = f"Line {error.line}, column {error.col}: " if error.line else ""
-    message = f"{where}{error.message}"
-    lines = split_lines(text)  # numbered as the language numbers them
-    if error.line and 1 <= error.line <= len(lines):
-        caret = " " * max((error.col or 1) - 1, 0) + "^"
-        message += f"\n\n```text\n{error.line:>3} | {lines[error.line - 1]}\n    | {caret}\n```"
-    return message
+    excerpt = caret_excerpt(text, error.line, error.col)
+    return f"{where}{error.message}" + (f"\n\n```text\n{excerpt}\n```" if excerpt else "")
 
 
 def timeline(trace) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from core.errors import AutodiffError, ExpressionError
+from core.errors import AutodiffError
 from core.examples import load_examples
 from core.language import input_span, run
 
@@ -113,12 +113,8 @@ def run_editor(state) -> None:
     seed = state.get(SEED, 0)
     try:
         trace = run(text, seed=seed)
-    except ExpressionError as exc:
-        state[ERROR] = ProgramError(exc.message, exc.line, exc.col)
-        state[STALE] = state.get(TRACE) is not None
-        return
-    except AutodiffError as exc:
-        state[ERROR] = ProgramError(str(exc))
+    except AutodiffError as exc:  # an ExpressionError also says where: line and column
+        state[ERROR] = ProgramError(exc.message, getattr(exc, "line", None), getattr(exc, "col", None))
         state[STALE] = state.get(TRACE) is not None
         return
     old = state.get(TRACE) if state.get(SECOND_TRACE) is None else None
@@ -130,7 +126,7 @@ def run_editor(state) -> None:
     state[STALE] = False
     # A rerun of the same program shape (a seed or a number changed) stays at the same step.
     same_shape = old is not None and old.t_end == trace.t_end
-    state[T] = trace.t_end if at_end and old is not None else (min(old_t, trace.t_end) if same_shape else 0)
+    state[T] = trace.t_end if at_end else (min(old_t, trace.t_end) if same_shape else 0)
 
 
 # ---- callbacks ---------------------------------------------------------------------------------------
