@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -108,17 +110,41 @@ def test_non_scalar_output_gives_a_forward_only_trace_with_a_note():
     assert "sum(" in tr.note and "(3,)" in tr.note
 
 
-def test_memory_is_linear_in_edges():
-    """One contribution stored per edge: no snapshot of every node at every step."""
+def retained_bytes_per_edge(links: int) -> float:
+    """Bytes a recorded trace of a chain with fan-out (5 edges per link) keeps alive, per edge,
+    measured with tracemalloc after every record was made and every query ran at a few steps."""
 
     def chain(x):
-        for _ in range(200):
-            x = ad.sin(x)
+        for _ in range(links):
+            x = ad.sin(x) * 0.5 + x  # x feeds sin and +: two contributions to add up
         return x
 
-    tr = ad.trace(chain, 0.1)
-    assert len(tr.backward_steps) == 200
-    assert sum(len(s.contributions) for s in tr.backward_steps) == 200
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tr = ad.trace(chain, 0.1)
+        list(tr.nodes), list(tr.backward_steps)  # the lazy records, made
+        for t in (0, tr.t_forward_end, tr.t_end):
+            for i in range(len(tr.nodes)):
+                tr.grad_at(i, t), tr.status_at(i, t)
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    edges = sum(len(n.parents) for n in tr.nodes)
+    assert edges == 5 * links
+    return kept / edges
+
+
+def test_memory_is_linear_in_edges():
+    """One contribution and one running sum stored per edge, never a snapshot of every node at
+    every step. Measured: about 0.8 KB per edge (graph, records, index), nearly flat in size; a
+    snapshot per step (O(nodes × steps)) would make the bytes per edge grow with the chain's length:
+    even a list of references per step adds ~8 bytes × nodes per edge, 10× more at 10× the length."""
+    small, large = retained_bytes_per_edge(100), retained_bytes_per_edge(1000)
+    assert large < 2000, f"{large:.0f} bytes per edge"
+    assert large < 1.4 * small, f"{small:.0f} bytes per edge at 500 edges, {large:.0f} at 5000"
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
