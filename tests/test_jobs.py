@@ -51,6 +51,13 @@ def test_a_job_returns_its_value(pool):
     np.testing.assert_array_equal(pool.run(np.arange, 3.0), [0.0, 1.0, 2.0])
 
 
+def test_a_program_runs_in_a_worker_and_its_trace_comes_back(pool):
+    program = "x = 2.0\ny = 3.0\nz = x * y + x\n"
+    trace = pool.run(run, program, seed=0)
+    assert float(trace.grads["x"]) == 4.0 and trace.t_end == run(program).t_end
+    assert trace.status_at(trace.inputs["x"], trace.t_end) == "done"
+
+
 def test_an_autodiff_error_comes_back_as_itself_with_its_location(pool):
     program = "x = 1.0\ny = 2.0\nz = x + q\n"
     with pytest.raises(ExpressionError) as here:

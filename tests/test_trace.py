@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import pickle
 import tracemalloc
 
 import numpy as np
@@ -203,3 +204,18 @@ def test_received_lists_each_contribution_once_in_order():
     assert [(k, float(c.value)) for k, c in tr.received(a, tr.t_end)] == [(1, 1.0), (2, 3.0), (2, 3.0)]
     assert [float(c.accumulated) for _, c in tr.received(a, tr.t_end)] == [1.0, 4.0, 7.0]
     assert tr.received(a, tr.t_forward_end) == []
+
+
+def test_a_trace_pickles_with_everything_it_answers():
+    """A trace crosses a process boundary (programs run in worker processes): same answers after."""
+    from core.language import run
+
+    tr = run("W = randn(3, 2)\nv = randn(2)\nh = tanh(W @ v)\nz = sum(h * h) + sum(h)\n", seed=1)
+    back = pickle.loads(pickle.dumps(tr))
+    assert back.program == tr.program and back.seed == 1 and back.inputs == tr.inputs
+    for t in range(tr.t_end + 1):
+        for i in range(len(tr.nodes)):
+            assert back.status_at(i, t) == tr.status_at(i, t)
+            assert back.contributions_received(i, t) == tr.contributions_received(i, t)
+            np.testing.assert_array_equal(np.asarray(back.grad_at(i, t)), np.asarray(tr.grad_at(i, t)))
+    assert back.to_json() == tr.to_json()
