@@ -17,9 +17,8 @@ EXPOSE 8501
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=2)"
 
-# `python -m streamlit` rather than the `streamlit` script: the job pool's worker processes
-# (ui/jobs.py, forkserver) then do not re-import the launcher. The repo's .streamlit/config.toml
-# holds the rest (headless, no usage statistics, no file watcher, 30 s reconnect window).
+# The repo's .streamlit/config.toml holds the rest (headless, no usage statistics, no file
+# watcher, 30 s reconnect window); the flags repeat the first ones so as not to depend on it.
 # Listen on all interfaces of the container: nginx reaches it over the compose network.
 CMD ["python", "-m", "streamlit", "run", "streamlit_app.py", \
      "--server.port=8501", "--server.address=0.0.0.0", "--server.headless=true", \

@@ -13,20 +13,24 @@ free worker and returns its result, or raises ``JobError`` with a sentence the p
 Budgets (``DEFAULT_SECONDS``, ``DEFAULT_MEMORY_BYTES``): 5 s and 1 GiB per job unless the caller
 says otherwise. A job is a *top-level* function of a module that imports neither Streamlit nor
 plotly (``core``, ``ui.analysis``, ``ui.export``...): the worker unpickles it by name and imports its
-module. Arguments and results cross a pipe as pickles, so they must pickle, and big ones cost
-time: a ``core.trace.Trace`` does not pickle (its records are made lazily by closures); return
-``trace.to_dict()`` or what the page draws instead.
+module (never ``__main__``). Arguments and results cross a socket as pickles, so they must
+pickle, and big ones cost time: a ``core.trace.Trace`` pickles (``pool.run(language.run, text,
+seed)`` works), 230 MB of arrays in ~0.25 s each way.
 
 Design choices, and why:
 
 - **Own workers, not ``concurrent.futures.ProcessPoolExecutor``.** A stuck task there cannot be
   cancelled once it runs, and a worker that dies marks the whole executor broken. Here each
-  worker is a process with its own pipe, held by one caller at a time; killing it hurts nobody
-  else, and a slot whose worker died is refilled before its next job.
-- **Start method ``forkserver``**, with numpy, scipy and ``core`` preloaded in the fork server.
-  ``fork`` from a multi-threaded server (Streamlit runs sessions on threads) can copy a lock held
-  by another thread; ``spawn`` would re-import numpy/scipy for every replacement (~0.3 s). A fork
-  server is a clean single-threaded process started once; each worker is a fork of it.
+  worker is a process with its own socket, held by one caller at a time; killing it hurts nobody
+  else, and a slot whose worker died gets a new one.
+- **Workers are fresh interpreters** (``python -c``, started with ``subprocess``, talking over a
+  socket pair with ``multiprocessing.connection``), which import numpy, SciPy and ``core`` once
+  when they start, before any job. Not ``fork`` (from a multi-threaded server, such as
+  Streamlit's, a child can inherit a lock another thread held); and not multiprocessing's
+  ``forkserver`` or ``spawn``: both re-run the parent's ``__main__`` in every worker, and inside
+  Streamlit ``__main__`` is the page script: tried in a Streamlit server, each worker ran the page.
+  The cost is a worker's start, ~0.4 s, paid when the pool starts (all workers at once) and,
+  in the background, when a worker is replaced.
 - **Memory cap: ``RLIMIT_DATA``, not ``RLIMIT_AS``.** Both are set in the worker, per job, to its
   current size plus ``memory_bytes``. ``RLIMIT_AS`` counts address space that is reserved but never
   used: OpenBLAS's per-thread buffers, thread stacks and glibc's 64 MB per-thread malloc arenas
@@ -39,13 +43,13 @@ Design choices, and why:
   job next to it.
 - **After each job** the worker collects garbage, hands freed heap back to the OS
   (``malloc_trim``), and retires itself if it still holds more than ``recycle_bytes`` above its
-  start; the slot then gets a fresh worker.
+  start; the next job on that slot then starts a fresh one first (~0.4 s, rare).
 
 Measured (2 cores, shared machine, ``python -m ui.jobs``): a trivial job costs 0.15–0.25 ms
 round trip on a warm worker (arguments and results cost about 2 ms per MB each way on top);
-starting or replacing a worker 22–30 ms; the first pool of a process ~0.3 s (the fork server
-imports numpy, SciPy and core once). A job past a 0.5 s deadline raised after 0.525 s, its
-replacement worker started in that time, so the next job ran at once (0.4 ms).
+starting a worker ~0.36 s (a pool of 2: 0.39 s, they start together). A job past a 0.5 s
+deadline raised after 0.5–0.63 s; its slot's new worker starts in the background, and the next job
+on the other worker ran at once.
 """
 
 from __future__ import annotations
@@ -53,23 +57,25 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import multiprocessing
 import os
 import pickle
 import resource
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 from core.errors import AutodiffError
 
 DEFAULT_SECONDS = 5.0
 DEFAULT_MEMORY_BYTES = 1 << 30
 DEFAULT_RECYCLE_BYTES = 256 << 20
-# "__main__": the fork server imports the main script once (under its `if __name__ == "__main__"`
-# guard), so that workers do not each re-import it (`streamlit run` from the console script would
-# otherwise cost every worker an import of Streamlit).
-PRELOAD = ("__main__", "numpy", "scipy.linalg", "scipy.special", "core")
+PRELOAD = ("numpy", "scipy.linalg", "scipy.special", "core")
+_ROOT = Path(__file__).resolve().parent.parent  # where ``ui`` and ``core`` are
 _MB = 1 << 20
 
 
@@ -137,6 +143,21 @@ def _portable(exc: BaseException) -> BaseException:
     return JobError(f"failed: {type(exc).__name__}: {exc}", reason="failed")
 
 
+def worker_entry(fd: int) -> None:
+    """The worker process's program (``python -c``): its end of the socket pair is ``fd``. The
+    pool's first message is its set-up: the parent's ``sys.path`` (so a job's module is found as
+    it is in the parent), the modules to import now, the BLAS threads and the recycle threshold."""
+    connection = Connection(fd)
+    try:
+        sys_path, preload, blas_threads, recycle_bytes = connection.recv()
+    except (EOFError, OSError):
+        return
+    sys.path[:] = sys_path
+    for module in preload:
+        __import__(module)
+    _worker_main(connection, blas_threads, recycle_bytes)
+
+
 def _worker_main(connection, blas_threads: int, recycle_bytes: int) -> None:
     """A worker: announce readiness, then run jobs until told to stop or the pool goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the server; it stops the workers
@@ -183,34 +204,53 @@ def _worker_main(connection, blas_threads: int, recycle_bytes: int) -> None:
 
 
 class _Worker:
-    """One worker process and the parent's end of its pipe."""
+    """One worker process and the parent's end of its socket. ``start()`` launches it;
+    ``wait_ready()`` waits for it to have imported everything (workers of a pool start together)."""
 
-    def __init__(self, context, blas_threads: int, recycle_bytes: int, start_seconds: float):
-        parent_end, child_end = context.Pipe(duplex=True)
-        self.process = context.Process(target=_worker_main, args=(child_end, blas_threads, recycle_bytes),
-                                       name="backprop-job", daemon=True)
-        self.process.start()
-        child_end.close()
-        self.connection = parent_end
+    def __init__(self, preload: tuple, blas_threads: int, recycle_bytes: int, start_seconds: float):
+        self._setup = (list(sys.path), list(preload), blas_threads, recycle_bytes)
+        self._start_seconds = start_seconds
         self.cleaning = False  # a job's answer was read, the worker's word on its cleanup not yet
-        if not parent_end.poll(start_seconds):
-            self.stop()
-            raise JobError("the server could not start a worker in time; try again in a moment", reason="busy")
+        ours, theirs = socket.socketpair()
+        code = (f"import sys; sys.path.insert(0, {str(_ROOT)!r}); "
+                f"from ui.jobs import worker_entry; worker_entry({theirs.fileno()})")
         try:
-            parent_end.recv()  # ("ready", pid)
-        except (EOFError, OSError):
+            self.process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(theirs.fileno(),),
+                                            stdin=subprocess.DEVNULL, close_fds=True)
+        finally:
+            theirs.close()
+        self.connection = Connection(ours.detach())
+        try:
+            self.connection.send(self._setup)
+        except OSError:
             self.stop()
             raise JobError("the server could not start a worker; try again in a moment", reason="crashed") from None
 
+    def wait_ready(self) -> _Worker:
+        if not self.connection.poll(self._start_seconds):
+            self.stop()
+            raise JobError("the server could not start a worker in time; try again in a moment", reason="busy")
+        try:
+            self.connection.recv()  # ("ready", pid)
+        except (EOFError, OSError):
+            self.stop()
+            raise JobError("the server could not start a worker; try again in a moment", reason="crashed") from None
+        return self
+
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return self.process.poll() is None
+
+    def exit_code(self, wait: float) -> int | None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(wait)
+        return self.process.returncode
 
     def stop(self) -> None:
         """Kill at once (a job past its deadline must not run on) and reap the process."""
         with contextlib.suppress(Exception):
             self.process.kill()
         with contextlib.suppress(Exception):
-            self.process.join(5)
+            self.process.wait(5)
         with contextlib.suppress(Exception):
             self.connection.close()
 
@@ -218,7 +258,7 @@ class _Worker:
         """Ask an idle worker to exit; kill it if it does not."""
         with contextlib.suppress(Exception):
             self.connection.send(None)
-        self.process.join(1)
+        self.exit_code(1)
         self.stop()
 
 
@@ -236,17 +276,17 @@ class JobPool:
     def __init__(self, workers: int | None = None, *, preload=PRELOAD, blas_threads: int = 1,
                  recycle_bytes: int = DEFAULT_RECYCLE_BYTES, start_seconds: float = 30.0):
         self._size = workers or len(os.sched_getaffinity(0))
-        self._context = multiprocessing.get_context("forkserver")
-        # The preload list is read when the fork server first starts (once per server process).
-        self._context.set_forkserver_preload(list(preload))
-        self._options = (blas_threads, recycle_bytes, start_seconds)
+        self._options = (tuple(preload), blas_threads, recycle_bytes, start_seconds)
         self._lock = threading.Condition()
         self._idle: list = []  # workers ready for a job; None marks a slot to refill
         self._busy: set = set()
         self._closed = False
         try:
-            for _ in range(self._size):
-                self._idle.append(self._new_worker())
+            starting = [_Worker(*self._options) for _ in range(self._size)]  # they import in parallel
+            self._busy.update(starting)
+            for worker in starting:
+                self._idle.append(worker.wait_ready())
+                self._busy.discard(worker)
         except BaseException:
             self.close()
             raise
@@ -262,7 +302,7 @@ class JobPool:
         self.close()
 
     def _new_worker(self) -> _Worker:
-        return _Worker(self._context, *self._options)
+        return _Worker(*self._options).wait_ready()
 
     def run(self, fn, *args, seconds: float = DEFAULT_SECONDS, memory_bytes: int = DEFAULT_MEMORY_BYTES,
             wait_seconds: float | None = None, **kwargs):
@@ -313,8 +353,7 @@ class JobPool:
         try:
             outcome, value = worker.connection.recv()
         except (EOFError, OSError):
-            worker.process.join(1)  # it is exiting: reap it to read its exit code
-            code = worker.process.exitcode
+            code = worker.exit_code(1)  # it is exiting: reap it to read its exit code
             worker.stop()
             if self._closed:
                 raise self._closed_error() from None
@@ -348,6 +387,18 @@ class JobPool:
                 self._busy.add(worker)
             return worker
 
+    def _refill_slot(self) -> None:
+        fresh = None
+        with contextlib.suppress(JobError):
+            fresh = self._new_worker()
+        with self._lock:
+            if not self._closed:
+                self._idle.append(fresh)
+                self._lock.notify()
+                return
+        if fresh is not None:
+            fresh.stop()
+
     def _replace(self, worker: _Worker | None) -> _Worker | None:
         """Stop ``worker`` (if any) and start a fresh one for its slot, counted as busy; None if
         none could be started."""
@@ -366,11 +417,16 @@ class JobPool:
         return fresh
 
     def _give_back(self, worker: _Worker | None) -> None:
-        """Return the slot with a worker that can take the next job: this one, or (if it was
-        killed, died or retired) a fresh one started now, so the next job does not wait for it.
-        If none can be started the slot stays empty and its next job tries again."""
+        """Return the slot: with this worker if it can take another job; if it was killed or
+        died, the slot gets a fresh worker started in the background (its caller is not kept
+        waiting for it), and an empty slot if that fails (its next job tries again)."""
         if worker is not None and not worker.alive():
-            worker = self._replace(worker)
+            worker.stop()
+            with self._lock:
+                self._busy.discard(worker)
+            if not self._closed:
+                threading.Thread(target=self._refill_slot, name="job-pool-refill", daemon=True).start()
+            return
         with self._lock:
             self._busy.discard(worker)
             if self._closed:
@@ -399,7 +455,9 @@ class JobPool:
 
 
 def _measure() -> None:  # pragma: no cover - prints figures
+    start = time.perf_counter()
     with JobPool() as pool:
+        print(f"a pool of {pool.size} workers started in {time.perf_counter() - start:.2f} s")
         for _ in range(50):
             pool.run(abs, -1)
         start = time.perf_counter()
@@ -407,16 +465,16 @@ def _measure() -> None:  # pragma: no cover - prints figures
             pool.run(abs, -1)
         print(f"trivial job, round trip: {(time.perf_counter() - start) / 500 * 1000:.2f} ms")
         start = time.perf_counter()
-        for _ in range(5):
+        for _ in range(3):
             pool._new_worker().retire()
-        print(f"start a worker: {(time.perf_counter() - start) / 5 * 1000:.1f} ms")
+        print(f"start a worker: {(time.perf_counter() - start) / 3 * 1000:.0f} ms")
         start = time.perf_counter()
         with contextlib.suppress(JobError):
             pool.run(time.sleep, 5, seconds=0.5)
         print(f"job stopped at a 0.5 s deadline after {time.perf_counter() - start:.3f} s")
         start = time.perf_counter()
         pool.run(abs, -1)
-        print(f"next job on the refilled slot: {(time.perf_counter() - start) * 1000:.1f} ms")
+        print(f"next job: {(time.perf_counter() - start) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":
