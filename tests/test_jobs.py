@@ -4,6 +4,8 @@ parallel callers, closing. Budgets are short (0.5 s) so the whole file takes a f
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -33,11 +35,12 @@ def pool():
 
 
 def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped by its parent, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/status") as status:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in status)
+    except FileNotFoundError:
         return False
-    return True
 
 
 # ---- results and errors ------------------------------------------------------------------------------
@@ -192,3 +195,35 @@ def test_closing_ends_running_and_waiting_jobs_at_once():
         jobs.run(add, 1, 1)
     assert err.value.reason == "closed"
     jobs.close()  # twice is fine
+
+
+
+SERVER_THAT_DIES = """
+import sys
+sys.path[:0] = {path!r}
+from tests.job_functions import write_pid_then_spin
+from ui.jobs import JobPool
+JobPool(1).run(write_pid_then_spin, {pid_file!r}, seconds=0.5)
+"""
+
+
+@pytest.mark.slow
+def test_a_job_stops_soon_after_its_budget_even_if_its_server_died(tmp_path):
+    """Nobody is left to kill the worker at its deadline: the CPU limit set for the job does, a
+    few CPU seconds later (SIGXCPU)."""
+    pid_file = tmp_path / "pid"
+    server = subprocess.Popen([sys.executable, "-c", SERVER_THAT_DIES.format(path=sys.path, pid_file=str(pid_file))])
+    deadline = time.monotonic() + 20
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    spinner = int(pid_file.read_text())
+    server.kill()  # SIGKILL: no close(), no deadline
+    server.wait()
+    try:
+        deadline = time.monotonic() + 15
+        while alive(spinner) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(spinner)
+    finally:
+        if alive(spinner):
+            os.kill(spinner, 9)

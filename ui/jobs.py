@@ -175,8 +175,13 @@ def _worker_main(connection, blas_threads: int, recycle_bytes: int) -> None:
             return
         if message is None:
             return
-        fn, args, kwargs, memory_bytes = message
+        fn, args, kwargs, memory_bytes, seconds = message
         resource.setrlimit(resource.RLIMIT_DATA, (_vm_bytes("VmData") + memory_bytes, resource.RLIM_INFINITY))
+        # A backstop for the pool's own deadline: should the server die mid-job (nobody left to
+        # kill this worker), the kernel stops it a few CPU seconds past the budget (SIGXCPU).
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_limit = int(used.ru_utime + used.ru_stime + seconds) + 2
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, resource.RLIM_INFINITY))
         try:
             reply = ("ok", fn(*args, **kwargs))
         except MemoryError:
@@ -186,6 +191,7 @@ def _worker_main(connection, blas_threads: int, recycle_bytes: int) -> None:
         finally:
             # Lift the cap first: sending the result must not fail for want of memory.
             resource.setrlimit(resource.RLIMIT_DATA, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         try:
             payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - an unpicklable result
@@ -337,7 +343,7 @@ class JobPool:
 
     def _run_on(self, worker: _Worker, fn, args, kwargs, seconds: float, memory_bytes: int):
         try:
-            worker.connection.send((fn, args, kwargs, int(memory_bytes)))
+            worker.connection.send((fn, args, kwargs, int(memory_bytes), float(seconds)))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             raise JobError(f"this cannot run in a worker: {exc}", reason="failed") from None
         except OSError:
