@@ -137,6 +137,13 @@ class Trace:
         object.__setattr__(self, "_arrivals", arrivals)
         object.__setattr__(self, "_processed_at", processed_at)
 
+    def __reduce__(self):
+        """Pickle the records themselves (made now if they were not yet), not the functions that
+        make them lazily, nor the indexes, which the other side rebuilds: so a Trace can cross a
+        process boundary (the app runs programs in worker processes, ``ui/jobs.py``)."""
+        return (Trace, (tuple(self.nodes), dict(self.inputs), self.output, dict(self.grads), self.forward_steps,
+                        tuple(self.backward_steps), self.program, self.seed, self.note))
+
     def title(self, node_id: int) -> str:
         """How a node is named on screen: the user's name, else its symbol and id ('× #2')."""
         node = self.nodes[node_id]
