@@ -5,10 +5,11 @@ Run: streamlit run streamlit_app.py
 
 import streamlit as st
 
-from ui import panels, tools
+from ui import panels, shared, tools
 from ui.names import Model
 
 st.set_page_config(page_title="Backprop Studio", page_icon="∂", layout="wide")
+shared.memory_janitor()  # once per server: hands back the memory of sessions that ended
 panels.style()
 panels.init()
 state = st.session_state

@@ -5,7 +5,7 @@ within 100 MB of its value before, after 200 sessions).
     python bench/memory.py --program sum100 --sessions 10 --concurrency 1 --ttl 5   # issue 12's 1.5 GB trace
     python bench/memory.py --app streamlit_app.py --sessions 20   # the page as it is (no janitor yet?)
 
-Runs the real server (``bench/janitor_app.py`` by default: the page plus the memory janitor, as
+Runs the real server (``streamlit_app.py`` by default: the page, which starts the memory janitor; as
 ui/memory.py asks the page to start it) with the repo's ``.streamlit/config.toml`` (reconnect
 TTL 30 s, janitor every 10 s), opens sessions through the protocol client in waves of
 ``--concurrency``, each loading a share link of the program and closing, then waits for the
@@ -35,8 +35,10 @@ PROGRAMS = {
 MB = 1 << 20
 
 
-async def wave(url: str, program: str, count: int) -> list:
-    sessions = [StreamlitSession(url, query={"program": program, "seed": 0, "t": 0}) for _ in range(count)]
+async def wave(url: str, program: str, count: int, first_seed: int) -> list:
+    # A seed each: sessions of one program and seed share one trace; these must each hold their own.
+    sessions = [StreamlitSession(url, query={"program": program, "seed": first_seed + k, "t": 0})
+                for k in range(count)]
     try:
         for session in sessions:
             await session.connect()
@@ -52,7 +54,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--program", choices=sorted(PROGRAMS), default="big")
-    parser.add_argument("--app", default="bench/janitor_app.py")
+    parser.add_argument("--app", default="streamlit_app.py")
     parser.add_argument("--settle", type=float, default=90.0, help="seconds to wait for the memory to come back")
     parser.add_argument("--ttl", type=int, default=None,
                         help="server.disconnectedSessionTTL (default: .streamlit/config.toml's 30 s); the peak "
@@ -62,7 +64,7 @@ def main() -> None:
 
     flags = () if args.ttl is None else ("--server.disconnectedSessionTTL", str(args.ttl))
     with AppServer(*flags, app=args.app, timeout=90) as server:
-        asyncio.run(wave(server.url, program, 1))  # imports and first-use caches
+        asyncio.run(wave(server.url, program, 1, 10**6))  # imports and first-use caches
         time.sleep(45)  # past the reconnect TTL and a janitor round: the warm-up session is gone
         before = server.rss_bytes()
         ttl = "30 (config.toml)" if args.ttl is None else args.ttl
@@ -72,7 +74,7 @@ def main() -> None:
         start, peak, errors, done = time.monotonic(), before, [], 0
         while done < args.sessions:
             count = min(args.concurrency, args.sessions - done)
-            errors += [e for e in asyncio.run(wave(server.url, program, count)) if e is not None]
+            errors += [e for e in asyncio.run(wave(server.url, program, count, done)) if e is not None]
             done += count
             peak = max(peak, server.rss_bytes())
         print(f"{done} sessions in {time.monotonic() - start:.0f} s, errors: {len(errors)} {errors[:2]}")

@@ -23,7 +23,9 @@ MB = 1 << 20
 
 async def sessions_come_and_go(url: str, count: int) -> list:
     """Open ``count`` sessions of BIG_PROGRAM at once, run the page in each, close them all."""
-    sessions = [StreamlitSession(url, query={"program": BIG_PROGRAM, "seed": 0, "t": 0}) for _ in range(count)]
+    # A seed each: sessions of one program share its trace, these must each hold their own.
+    sessions = [StreamlitSession(url, query={"program": BIG_PROGRAM, "seed": seed, "t": 0})
+                for seed in range(100, 100 + count)]
     for session in sessions:
         await session.connect()
     try:
@@ -49,8 +51,8 @@ def settled_rss(server: AppServer, timeout: float, below: float | None = None) -
 @pytest.mark.slow
 def test_memory_returns_after_sessions_end():
     # A 1 s reconnect window and a janitor round every 0.5 s, so the test takes seconds, not minutes.
-    with AppServer("--server.disconnectedSessionTTL", "1", app="bench/janitor_app.py",
-                   env={"BACKPROP_JANITOR_SECONDS": "0.5"}) as server:
+    with AppServer("--server.disconnectedSessionTTL", "1", app="streamlit_app.py",
+                   env={"BACKPROP_JANITOR_SECONDS": "0.5", "BACKPROP_STORE_IDLE_SECONDS": "1"}) as server:
         asyncio.run(sessions_come_and_go(server.url, 1))  # imports and first-use caches
         before = settled_rss(server, 10)
         results = asyncio.run(sessions_come_and_go(server.url, 3))

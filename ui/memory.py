@@ -98,13 +98,17 @@ class MemoryJanitor:
         self._rounds_to_release = 0
         self._warned = False
         self.rounds = self.sessions_shut_down = self.releases = 0  # for tests and logs
+        self.sweepers: tuple = ()
 
     @classmethod
-    def start(cls, interval: float = DEFAULT_INTERVAL) -> MemoryJanitor:
-        """A running janitor for this Streamlit server."""
+    def start(cls, interval: float = DEFAULT_INTERVAL, sweepers: tuple = ()) -> MemoryJanitor:
+        """A running janitor for this Streamlit server. ``sweepers`` are called every round too,
+        each returning how many things it let go (the page's store of prepared programs drops
+        the ones nobody used for a while)."""
         from streamlit.runtime import Runtime
 
         janitor = cls(Runtime.instance(), interval)
+        janitor.sweepers = tuple(sweepers)
         janitor._thread.start()
         return janitor
 
@@ -127,7 +131,7 @@ class MemoryJanitor:
         becomes garbage a moment later, so one collection right away is not enough.)"""
         self.rounds += 1
         manager = self._runtime._session_mgr
-        ended = self._shut_down_expired(manager)
+        ended = self._shut_down_expired(manager) + sum(sweep() for sweep in self.sweepers)
         active = manager.num_active_sessions()
         if self._active is not None and active < self._active:
             ended += self._active - active

@@ -29,6 +29,7 @@ class Model:
     SECOND = "model.second"  # the input whose gradient graph is shown, or None
     SECOND_TRACE = "model.second_trace"
     TOOL_CACHE = "model.tool_cache"  # results of the tool tabs, bounded (state.remember)
+    SHOWN = "model.shown"  # (key, studio.Prepared) of the step view on screen: the session keeps it
 
 
 class Widget:

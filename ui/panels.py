@@ -22,7 +22,12 @@ STEP_VIEW = st.components.v2.component(names.COMPONENT, js=(studio.STATIC / "stu
 
 
 def run_program(text: str, seed: int):
-    return shared.trace_of(text, seed)
+    """The Trace of a program, prepared once for all sessions in a bounded job (ui/shared.py)."""
+    return shared.prepared(text, seed, None, st.session_state.get(Model.RANKDIR, "TB")).trace
+
+
+def gradient_trace(text: str, seed: int, wrt: str):
+    return shared.prepared(text, seed, wrt, st.session_state.get(Model.RANKDIR, "TB")).trace
 
 
 def style() -> None:
@@ -30,7 +35,7 @@ def style() -> None:
 
 
 def init() -> None:
-    S.init(st.session_state, st.query_params, run_program, shared.second_trace_of)
+    S.init(st.session_state, st.query_params, run_program, gradient_trace)
 
 
 def presentation_toggle() -> None:
@@ -79,8 +84,8 @@ def second_order_banner() -> None:
     left.info(f"Showing the graph that computes **{trace.title(trace.output)}**, the gradient of the output "
               f"with respect to **{state[Model.SECOND]}**. Its backward pass gives that row of the Hessian.",
               icon=":material/functions:")
-    right.button("Back to the program", key=Widget.SECOND_BACK, on_click=S.set_second_order, args=(state, None),
-                 width="stretch")
+    right.button("Back to the program", key=Widget.SECOND_BACK, on_click=S.set_second_order,
+                 args=(state, None, gradient_trace), width="stretch")
 
 
 def step_view() -> None:
@@ -90,8 +95,11 @@ def step_view() -> None:
     if state.get(Model.STALE):
         st.warning("Showing the last program that ran: the editor's text has an error (see above).",
                    icon=":material/history:")
-    payload = shared.payload_of(state[Model.PROGRAM], state.get(Model.SEED, 0), state.get(Model.SECOND),
-                                state.get(Model.RANKDIR, "TB"))
+    key = (state[Model.PROGRAM], state.get(Model.SEED, 0), state.get(Model.SECOND), state.get(Model.RANKDIR, "TB"))
+    shown = state.get(Model.SHOWN)
+    if shown is None or shown[0] != key:  # the session keeps what it shows, whatever the store drops
+        shown = state[Model.SHOWN] = (key, shared.prepared(*key))
+    payload = shown[1].payload
     page = studio.page_part(program=payload.key, revision=state[Model.REVISION], request=state[Model.REQUEST],
                             present=bool(state.get(Model.PRESENT)))
     result = STEP_VIEW(key=Widget.STUDIO, data=studio.payload(page, payload), default={names.VIEW_STATE: None},

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core.errors import AutodiffError
 from core.narrate import narrate
 from core.trace import Trace, format_value
 
@@ -34,8 +35,52 @@ from .layout import layout_svg
 from .view import EDGE_STATES, EDGE_STYLES, STATUS_MEANING, STATUS_STYLES, GraphView
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+MAX_TRACE_BYTES = 300 << 20  # the numbers one program's pass may hold (values, gradients, contributions)
 HEAT_CELLS = 24  # an array is shown as at most 24×24 cells (block means beyond that)
 PAYLOAD_VERSION = 1
+
+
+# ---- a program, prepared once for every session (in a job worker: ui/shared.py) ---------------------
+
+
+class Prepared(NamedTuple):
+    """A program's trace and its step view payload, and how many bytes of numbers they hold."""
+
+    trace: Trace
+    payload: ProgramPayload
+    nbytes: int
+
+
+def prepare(program: str, seed: int, second: str | None, rankdir: str) -> Prepared:
+    """Run ``program`` (or, with ``second``, build the graph of its gradient with respect to that
+    input), check that its pass fits the memory a program may hold, and build the step view's
+    payload. A top-level function of a module without Streamlit: the page runs it in a job
+    worker, within a time and a memory budget."""
+    from core.language import run
+    from core.second_order import gradient_trace
+
+    trace = gradient_trace(program, seed, second) if second else run(program, seed=seed)
+    nbytes = trace_bytes(trace)
+    if nbytes > MAX_TRACE_BYTES:
+        raise AutodiffError(f"this program's forward and backward pass hold {nbytes / 2**20:,.0f} MB of numbers; "
+                            f"a program may hold {MAX_TRACE_BYTES >> 20} MB: use smaller arrays or fewer of them")
+    return Prepared(trace, compressed_payload(trace, rankdir), nbytes)
+
+
+def trace_bytes(trace: Trace) -> int:
+    """The bytes of the arrays a trace keeps: every node's value, and each backward step's
+    gradient, contributions and running sums (shared arrays counted once)."""
+    seen, total = set(), 0
+    arrays = [n.value for n in trace.nodes]
+    for step in trace.backward_steps:
+        arrays.append(step.grad)
+        for c in step.contributions:
+            arrays += [c.value, c.accumulated]
+    for a in arrays:
+        if id(a) not in seen:
+            seen.add(id(a))
+            total += np.asarray(a).nbytes
+    return total
 
 
 # ---- what the browser receives, once per program ---------------------------------------------------

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.second_order import MAX_HESSIAN_INPUTS, hessian_vector_product, program_hessian
 
-from . import analysis, shared
+from . import analysis, panels, shared
 from . import state as S
 from .figures import gradient_check_figure, heatmap, sweep_1d_figure, sweep_2d_figure
 from .names import Model, Widget
@@ -49,7 +49,7 @@ def what_if() -> None:
 
 def _what_if_changed(name: str, key: str) -> None:
     state = st.session_state
-    S.set_input_value(state, name, state[key], shared.trace_of)
+    S.set_input_value(state, name, state[key], panels.run_program)
 
 
 # ---- second order ----------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def second_order() -> None:
         left, right = st.columns([2, 1], vertical_alignment="bottom")
         wrt = left.selectbox("The gradient with respect to", names, key=Widget.SECOND_WRT)
         right.button("Differentiate again", icon=":material/functions:", on_click=S.set_second_order,
-                     args=(state, wrt, shared.second_trace_of), type="primary", width="stretch",
+                     args=(state, wrt, panels.gradient_trace), type="primary", width="stretch",
                      key=Widget.SECOND_GO)
     else:
         st.info("Differentiate again shows the gradient's graph for a scalar input; this program's inputs "
@@ -77,7 +77,7 @@ def second_order() -> None:
     program, seed = state[Model.PROGRAM], state.get(Model.SEED, 0)
     status, result = "error", None
     if len(names) == len(trace.inputs) and len(names) <= MAX_HESSIAN_INPUTS:
-        status, result = _cached(("hessian", program, seed), lambda: program_hessian(program, seed))
+        status, result = _cached(("hessian", program, seed), lambda: shared.bounded(program_hessian, program, seed))
     if status == "ok":
         labels, H = result
         st.markdown("**Hessian** ∂²out/∂xᵢ∂xⱼ (reverse over reverse; symmetric up to rounding):")
@@ -98,7 +98,7 @@ def second_order() -> None:
 
 def _hvp_along_ones(program: str, seed: int, trace) -> dict:
     direction = {name: np.ones(trace.nodes[i].shape) for name, i in trace.inputs.items()}
-    return hessian_vector_product(program, seed, direction)
+    return shared.bounded(hessian_vector_product, program, seed, direction)
 
 
 # ---- gradient check ----------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def gradient_check() -> None:
             ("check", program, seed, symmetric) not in st.session_state.get(Model.TOOL_CACHE, {}):
         return
     status, report = _cached(("check", program, seed, symmetric),
-                             lambda: analysis.gradient_check(program, seed, symmetric=symmetric))
+                             lambda: shared.bounded(analysis.gradient_check, program, seed, symmetric=symmetric))
     if status == "error":
         st.error(report)
         return
@@ -161,12 +161,12 @@ def function_view() -> None:
         high = column.number_input(f"{name} to", value=centre + half, key=f"sweep_hi_{name}")
         ranges.append((low, high))
     if len(chosen) == 1:
-        status, result = _cached(("sweep", program, seed, chosen[0], ranges[0]),
-                                 lambda: sweep_1d_figure(analysis.sweep_1d(program, seed, chosen[0], *ranges[0])))
+        sweep = lambda: shared.bounded(analysis.sweep_1d, program, seed, chosen[0], *ranges[0])  # noqa: E731
+        status, result = _cached(("sweep", program, seed, chosen[0], ranges[0]), lambda: sweep_1d_figure(sweep()))
     else:
+        sweep = lambda: shared.bounded(analysis.sweep_2d, program, seed, *chosen, *ranges)  # noqa: E731
         status, result = _cached(("sweep2", program, seed, tuple(chosen), tuple(ranges)),
-                                 lambda: sweep_2d_figure(analysis.sweep_2d(program, seed, chosen[0], chosen[1],
-                                                                           ranges[0], ranges[1])))
+                                 lambda: sweep_2d_figure(sweep()))
     if status == "error":
         st.error(result, icon=":material/error:")
     else:
