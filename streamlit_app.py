@@ -31,13 +31,14 @@ def step_view():
     """The step view steps in the browser; its report of the step reruns only this fragment."""
     panels.step_view()
     if not presenting:
-        panels.layout_choice()
         with st.expander("Export", icon=":material/download:"):
             panels.export(state[Model.SECOND_TRACE] or state[Model.TRACE])
 
 
 if state.get(Model.TRACE) is not None:
     step_view()
+    if not presenting:
+        panels.layout_choice()
 
 if not presenting and state.get(Model.TRACE) is not None:
     st.divider()

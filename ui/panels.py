@@ -120,10 +120,12 @@ def export(trace) -> None:
     state = st.session_state
     t = state.get(Model.T, 0)
     left, middle, right = st.columns(3)
-    left.download_button("Graph as DOT", exporting.export_dot(trace, t, state.get(Model.RANKDIR, "TB")),
+    rankdir = state.get(Model.RANKDIR, "TB")
+    # Every file is made when its button is clicked, not on every step (the DOT of the step shown
+    # when the button was drawn: the last one the browser reported).
+    left.download_button("Graph as DOT", lambda: exporting.export_dot(trace, t, rankdir),
                          f"backprop-t{t}.dot", mime="text/vnd.graphviz", icon=":material/account_tree:",
                          key=Widget.DOWNLOAD_DOT, on_click="ignore", width="stretch")
-    # JSON and the script don't depend on the step and can be large: made when clicked.
     middle.download_button("Trace as JSON", lambda: exporting.export_json(trace), "trace.json",
                            mime="application/json", icon=":material/data_object:", key=Widget.DOWNLOAD_JSON,
                            on_click="ignore", width="stretch")

@@ -18,6 +18,7 @@ browser the repeated bytes on every rerun that only reports a step.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -209,8 +210,10 @@ def payload(page: bytes, program: ProgramPayload) -> bytes:
     return page + b"\n" + program.data
 
 
+@functools.lru_cache(maxsize=1)
 def static_version() -> str:
-    """A hash of the browser code, put in its URLs so that a browser never runs a stale copy."""
+    """A hash of the browser code, put in its URLs so that a browser never runs a stale copy
+    (read once per server process: the files do not change under a running server)."""
     digest = hashlib.sha256()
     for path in sorted((STATIC / "studio").glob("*")):
         digest.update(path.name.encode())
