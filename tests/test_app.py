@@ -210,13 +210,19 @@ def test_what_if_changes_the_program_at_the_same_step():
     assert program["looks"][3][-1][3] == "= 20"
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open a tool tab (only the open one runs)."""
+    at.session_state[Widget.TOOLS] = label
+    return at.run()
+
+
 def check_table(at: AppTest):
     (table,) = [d.value for d in at.dataframe if "result" in d.value.columns]
     return table
 
 
 def test_gradient_check_tab_runs_on_request():
-    at = app(program=SEED_PROGRAM)
+    at = open_tab(app(program=SEED_PROGRAM), "Gradient check")
     assert not [d for d in at.dataframe if "result" in d.value.columns]  # nothing until asked
     at.button(key=Widget.CHECK_RUN).click().run()
     table = check_table(at)
@@ -225,7 +231,7 @@ def test_gradient_check_tab_runs_on_request():
 
 
 def test_gradient_check_of_a_million_entries_uses_directions():
-    at = app(program="W = randn(1000, 1000)\nloss = sum(W * W)\n")
+    at = open_tab(app(program="W = randn(1000, 1000)\nloss = sum(W * W)\n"), "Gradient check")
     at.button(key=Widget.CHECK_RUN).click().run()
     assert not at.error
     table = check_table(at)
@@ -234,17 +240,19 @@ def test_gradient_check_of_a_million_entries_uses_directions():
 
 def test_function_view_and_its_bad_ranges():
     at = app(program="x = 0.5\ny = sin(x) * x\n")
+    assert not at.get("plotly_chart")  # a closed tab computes nothing
+    open_tab(at, "Function view")
     assert any('"x"' in chart.proto.spec for chart in at.get("plotly_chart"))
     at.number_input(key="sweep_lo_x").set_value(3.0).run()
     at.number_input(key="sweep_hi_x").set_value(-3.0).run()
     assert any("minimum must be less than its maximum" in e.value for e in at.error)
-    at = app(program="W = randn(3, 2)\nloss = sum(W * W)\n")
+    at = open_tab(app(program="W = randn(3, 2)\nloss = sum(W * W)\n"), "Function view")
     at.multiselect(key=Widget.SWEEP_INPUTS).select("W").run()
     assert any("scalar input" in e.value for e in at.error)
 
 
 def test_second_order_opens_the_gradient_graph_and_comes_back():
-    at = app(program="x = 1.5\ny = 0.5\nz = sin(x) * y + x * x * y\n")
+    at = open_tab(app(program="x = 1.5\ny = 0.5\nz = sin(x) * y + x * x * y\n"), "Second order")
     revision = at.session_state[Model.REVISION]
     at.button(key=Widget.SECOND_GO).click().run()
     assert not at.exception
@@ -289,5 +297,13 @@ def test_export_offers_dot_json_and_script_of_the_step_on_screen():
 def test_constant_only_programs_and_unused_array_inputs_do_not_break_the_tabs():
     at = app(program="y = 2 * 3\n")
     assert not at.exception and payload(at)[1]["tEnd"] == 0
-    at = app(program="x = 2.0\nW = randn(2, 2)\nz = x * x\n")
+    at = open_tab(app(program="x = 2.0\nW = randn(2, 2)\nz = x * x\n"), "Second order")
     assert any("Hessian-vector product" in m.value for m in at.markdown)
+
+
+def test_what_if_with_hundreds_of_inputs_offers_a_few_at_a_time():
+    from bench.programs import neuron_layer_program
+
+    at = app(program=neuron_layer_program(10, 3))  # 40 scalar inputs
+    boxes = [w for w in at.number_input if w.key and w.key.startswith("whatif_")]
+    assert len(boxes) == 8 and at.multiselect(key=Widget.WHAT_IF_INPUTS).value[:2] == ["x0", "x1"]

@@ -48,6 +48,8 @@ class Widget:
     CHECK_SYMMETRIC = "check_symmetric"
     CHECK_RUN = "run_check"
     SWEEP_INPUTS = "sweep_inputs"
+    WHAT_IF_INPUTS = "what_if_inputs"
+    TOOLS = "tools"  # the tool tabs: only the open one runs
     DOWNLOAD_DOT = "download_dot"
     DOWNLOAD_JSON = "download_json"
     DOWNLOAD_SCRIPT = "download_script"

@@ -5,6 +5,8 @@ on), so stepping through the timeline never recomputes them."""
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import streamlit as st
 
@@ -27,6 +29,8 @@ def _cached(key: tuple, compute):
 
 # ---- what if ---------------------------------------------------------------------------------------
 
+WHAT_IF_BOXES = 8
+
 
 def what_if() -> None:
     state = st.session_state
@@ -37,8 +41,13 @@ def what_if() -> None:
         return
     st.caption("Change a number: the program's text, the graph, the gradients and the link follow, "
                "at the same step of the timeline.")
+    if len(names) > WHAT_IF_BOXES:  # hundreds of weights: pick the ones to change
+        names = st.multiselect(f"Inputs to change ({len(names)} in all)", names, default=names[:WHAT_IF_BOXES],
+                               max_selections=WHAT_IF_BOXES, key=Widget.WHAT_IF_INPUTS)
+        if not names:
+            return
     columns = st.columns(min(4, len(names)))
-    version = abs(hash((state.get(Model.PROGRAM), state.get(Model.SEED)))) % 10**8
+    version = zlib.crc32(f"{state.get(Model.PROGRAM)}\0{state.get(Model.SEED)}".encode())
     for k, name in enumerate(names):
         key = f"whatif_{name}_{version}"  # a new program or seed: fresh widgets with its values
         columns[k % len(columns)].number_input(

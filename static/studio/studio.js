@@ -91,11 +91,14 @@ class Studio {
     if (!this.katex) loadKatex(staticBase).then((k) => { this.katex = k; this.render(); });
     const newProgram = page.program !== this.programKey;
     if (newProgram) {
+      performance.mark("bps:program-received"); // the marks time a program's arrival (bench/ui.py)
       this.programKey = page.program;
       const data = await inflate(programBytes);
+      performance.mark("bps:program-inflated");
       if (this.programKey !== page.program) return; // a newer program arrived meanwhile
       this.data = data;
       this.graph.setData(this.data);
+      performance.mark("bps:graph-inserted");
       this.tape.rows = null;
       this.slider.max = String(this.data.tEnd);
       this.noteBox.textContent = this.data.note ?? "";
@@ -117,6 +120,7 @@ class Studio {
     this.styled.then(() => requestAnimationFrame(() => {
       if (newProgram || !this.graph.view) this.initialView();
       this.render({ smooth: false });
+      if (newProgram) performance.mark("bps:program-shown");
     }));
   }
 
