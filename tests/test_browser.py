@@ -85,21 +85,24 @@ def test_seed_program_steps_in_the_browser(server):
 
 def test_nodes_never_move_and_clicker_presses_are_never_dropped(server):
     with chromium_page() as page:
-        open_studio(page, share_link(server, MLP, t="0"))
-        forward_end = page.evaluate(f"() => Number({STUDIO_ROOT}.querySelector('{hook('slider')}').max)")
-        svg_before = page.evaluate(f"() => {STUDIO_ROOT}.querySelector('{GRAPH_SVG}') !== null")
+        open_studio(page, share_link(server, MLP, t="8"))  # the last forward step
+        assert phase(page) == "Forward 8 of 8"
+        t_end = page.evaluate(f"() => Number({STUDIO_ROOT}.querySelector('{hook('slider')}').max)")
+        svg = page.locator(GRAPH_SVG).element_handle()
+        boxes = node_boxes(page)
         page.locator(hook("graph")).click(position={"x": 5, "y": 5})  # focus the page, not a button
+        page.keyboard.press("End")
+        wait_for_phase(page, f"Backward {t_end - 8} of {t_end - 8}")
+        assert node_boxes(page) == boxes  # the same positions at the end of the pass
+        assert svg.evaluate("svg => svg.isConnected")  # the very same drawing: never laid out again
         page.keyboard.press("Home")
         wait_for_phase(page, "Start")
-        boxes = node_boxes(page)
         for _ in range(4):  # a clicker: four presses 100 ms apart
             page.keyboard.press("PageDown")
-            time.sleep(0.1)
+            page.wait_for_timeout(100)
         wait_for_phase(page, "Forward 4 of 8")
         assert node_boxes(page) == boxes
         page.keyboard.press("End")
-        wait_for_phase(page, f"Backward {forward_end - 8} of {forward_end - 8}")
-        assert node_boxes(page) == boxes and svg_before
         page.wait_for_function("() => new URL(location.href).searchParams.get('t') === 'end'", timeout=10000)
         page.screenshot(path=str(ARTIFACTS / "mlp-end.png"))
 
