@@ -122,9 +122,9 @@ def _running_sum(trace: Trace, parent: int, k_now: int, index: int) -> str:
     if count > MAX_TERMS:  # a long fan-out: the sum so far, then what this step adds
         earlier = now[-2].accumulated if len(now) > 1 else trace.grad_at(parent, trace.t_forward_end + k_now - 1)
         sum_so_far = rf"\underbrace{{{tex_value(earlier)}}}_{{\text{{{count - 1} earlier}}}}"
-        return rf"\bar{{{name}}} = {sum_so_far} + {tex_value(now[-1].value)} = {tex_value(total)}{status}"
+        return rf"\bar{{{name}}} = {sum_so_far} + {_term(now[-1].value)} = {tex_value(total)}{status}"
     received = [c for _, c in trace.received(parent, trace.t_forward_end + k_now - 1)] + now
-    terms = " + ".join(tex_value(c.value) for c in received)
+    terms = " + ".join(_term(c.value) for c in received)
     return rf"\bar{{{name}}} = {terms} = {tex_value(total)}{status}"
 
 
@@ -133,17 +133,21 @@ def _running_sum(trace: Trace, parent: int, k_now: int, index: int) -> str:
 
 def tex_name(trace: Trace, node_id: int) -> str:
     """A node's name inside a formula: x, W_{1}, \\mathrm{loss}, or v_{3} for an unnamed node.
-    User names are reduced to letters and digits, so they cannot inject LaTeX."""
+    User names are reduced to letters, digits and underscores (escaped), so they cannot inject
+    LaTeX."""
     node = trace.nodes[node_id]
     if node.kind == "op" and not node.name:
         return f"v_{{{node.id}}}"
     if node.kind == "constant":
         return _tex_number(node.value) if np.ndim(node.value) == 0 else r"\mathrm{const}"
-    label = re.sub(r"[^A-Za-z0-9]", "", node.label) or f"v_{{{node.id}}}"
+    label = re.sub(r"[^A-Za-z0-9_]", "", node.label).strip("_") or f"v_{{{node.id}}}"
     if len(label) == 1:
         return label
     match = re.fullmatch(r"([A-Za-z])(\d+)", label)
-    return f"{match[1]}_{{{match[2]}}}" if match else rf"\mathrm{{{label}}}"
+    if match:
+        return f"{match[1]}_{{{match[2]}}}"
+    escaped = label.replace("_", r"\_")
+    return rf"\mathrm{{{escaped}}}"
 
 
 def _tex_number(value) -> str:
@@ -152,6 +156,12 @@ def _tex_number(value) -> str:
         mantissa, exponent = text.split("e")
         text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
     return text
+
+
+def _term(value) -> str:
+    """A term of a sum: a negative number in parentheses (1 + (−2), not 1 + −2)."""
+    text = tex_value(value)
+    return f"({text})" if text.startswith("-") else text
 
 
 def tex_value(value) -> str:

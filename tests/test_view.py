@@ -290,6 +290,14 @@ def test_tex_names():
     assert tex_name(tr, tr.inputs["alpha"]) == r"\mathrm{alpha}"
     hostile = ad.trace(lambda v: v * 2.0, 1.0, names=["}\\evil{"])
     assert tex_name(hostile, 0) == r"\mathrm{evil}"
+    underscored = ad.trace(lambda w0_0: w0_0 * 2.0, 1.0)
+    assert tex_name(underscored, 0) == r"\mathrm{w0\_0}"  # not "w00"
+    assert plain_text(narrate(underscored, underscored.t_end).formulas[1]).startswith("w0_0")
+
+
+def test_negative_terms_of_a_sum_are_in_parentheses():
+    tr = ad.trace(lambda x: x * 2.0 - x, 1.0)
+    assert r"\bar{x} = (-1) + 2 = 1\;\checkmark" in narrate(tr, tr.t_end).formulas
 
 
 def test_the_command_line_tells_what_the_page_tells():
