@@ -243,8 +243,8 @@ def test_function_view_and_its_bad_ranges():
     assert not at.get("plotly_chart")  # a closed tab computes nothing
     open_tab(at, "Function view")
     assert any('"x"' in chart.proto.spec for chart in at.get("plotly_chart"))
-    at.number_input(key="sweep_lo_x").set_value(3.0).run()
-    at.number_input(key="sweep_hi_x").set_value(-3.0).run()
+    at.number_input(key="sweep_lo_x_0.5").set_value(3.0).run()
+    at.number_input(key="sweep_hi_x_0.5").set_value(-3.0).run()
     assert any("minimum must be less than its maximum" in e.value for e in at.error)
     at = open_tab(app(program="W = randn(3, 2)\nloss = sum(W * W)\n"), "Function view")
     at.multiselect(key=Widget.SWEEP_INPUTS).select("W").run()

@@ -166,8 +166,10 @@ def function_view() -> None:
         node = trace.nodes[trace.inputs[name]]
         centre = float(node.value) if node.shape == () else 0.0
         half = max(1.0, abs(centre))
-        low = column.number_input(f"{name} from", value=centre - half, key=f"sweep_lo_{name}")
-        high = column.number_input(f"{name} to", value=centre + half, key=f"sweep_hi_{name}")
+        # Keyed by the input's value: a what-if change re-centres the range on the new value.
+        version = f"{name}_{centre!r}"
+        low = column.number_input(f"{name} from", value=centre - half, key=f"sweep_lo_{version}")
+        high = column.number_input(f"{name} to", value=centre + half, key=f"sweep_hi_{version}")
         ranges.append((low, high))
     if len(chosen) == 1:
         sweep = lambda: shared.bounded(analysis.sweep_1d, program, seed, chosen[0], *ranges[0])  # noqa: E731

@@ -37,7 +37,10 @@ export function renderFormula(katex, tex, display = true) {
   const box = element("div", { class: "formula" });
   if (!katex) { box.append(element("code", { text: tex })); return box; }
   try {
-    katex.render(tex, box, { displayMode: display, throwOnError: false, trust: false, strict: "ignore", output: "html" });
+    // Inline mode with \displaystyle: the same look, but a long sum wraps after an operator
+    // instead of running off the panel.
+    katex.render(display ? `\\displaystyle ${tex}` : tex, box,
+      { displayMode: false, throwOnError: false, trust: false, strict: "ignore", output: "html" });
   } catch (error) {
     box.replaceChildren(element("code", { text: tex }));
   }
