@@ -228,6 +228,9 @@ def test_gradient_check_tab_runs_on_request():
     table = check_table(at)
     assert list(table["input"]) == ["x", "y"]
     assert list(table["result"]) == ["✓ pass", "✓ pass"]
+    (x_entries,) = [d.value for d in at.dataframe if "finite differences" in d.value.columns and "x" in
+                    list(d.value["entry"])]
+    assert float(x_entries["engine"][0]) == 4.0 and abs(float(x_entries["finite differences"][0]) - 4.0) < 1e-6
 
 
 def test_gradient_check_of_a_million_entries_uses_directions():

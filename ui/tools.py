@@ -139,6 +139,12 @@ def _show_check(report) -> None:
         st.error(report.error)
         return
     st.dataframe(analysis.check_rows(report), hide_index=True, width="stretch")
+    # The two gradients side by side, entry by entry (or direction by direction), for each input.
+    for check in report.inputs:
+        verdict = "✓" if check.passed else "✗"
+        with st.expander(f"{verdict} {check.name}: the engine's gradient beside finite differences ({check.method})",
+                         expanded=not check.passed):
+            st.dataframe(analysis.entry_rows(check), hide_index=True, width="stretch")
     st.plotly_chart(gradient_check_figure(report), width="stretch")
 
 
