@@ -26,6 +26,10 @@ from .trace import Trace, format_value
 
 START, FORWARD, BACKWARD, END = "start", "forward", "backward", "end"
 MAX_TERMS = 6  # a running sum of more contributions is written as (the sum so far) + this one
+WRITTEN_OUT = 6  # an array of at most this many rows and columns is written out in a formula
+# Elementwise ops that broadcast their operands: a contribution to a broadcast operand is the
+# rule's value summed over the axes it was stretched along (unbroadcasting).
+_BROADCASTING = frozenset({"add", "subtract", "multiply", "divide", "power", "maximum", "minimum"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Narration:
     sentence: str  # the same for the page: **bold** and `code` marked
     formulas: tuple  # LaTeX lines
     contributions: tuple = ()  # the backward step's Contribution records
+    arrays: tuple = ()  # (caption, array, is a gradient) of the arrays too big to write out
 
     @property
     def plain_formulas(self) -> tuple:
@@ -74,8 +79,11 @@ def _forward(trace: Trace, t: int) -> Narration:
     summary = f"{title}: {trace.title(node.id)} = {node.op}({args}) = {format_value(node.value)}"
     sentence = f"**{title}.** Compute `{trace.title(node.id)}` from {_listed(trace, node.parents)}."
     tex_args = ", ".join(tex_name(trace, p) for p in node.parents)
-    formula = rf"{tex_name(trace, node.id)} = \operatorname{{{node.op}}}({tex_args}) = {tex_value(node.value)}"
-    return Narration(t, FORWARD, t, forward_end, node.id, title, summary, sentence, (_long_bars(formula),))
+    arrays = _Arrays()
+    value = arrays.tex(node.value, trace.title(node.id), gradient=False)
+    formula = rf"{tex_name(trace, node.id)} = \operatorname{{{node.op}}}({tex_args}) = {value}"
+    return Narration(t, FORWARD, t, forward_end, node.id, title, summary, sentence, (_long_bars(formula),),
+                     arrays=arrays.shown)
 
 
 def _backward(trace: Trace, t: int) -> Narration:
@@ -89,10 +97,20 @@ def _backward(trace: Trace, t: int) -> Narration:
     op = OPS.get(node.op)
     if op is not None:
         names.update(zip(op.arg_names, (tex_name(trace, p) for p in node.parents)))
-    formulas = [rf"\bar{{{me}}} = {tex_value(step.grad)}"]
+    arrays = _Arrays()
+    formulas = [rf"\bar{{{me}}} = {arrays.tex(step.grad, f'ḡ of {trace.title(node.id)}')}"]
+    broadcast_notes = []
     for index, c in enumerate(step.contributions):
-        formulas.append(substitute(c.rule, names) + rf" \;=\; {tex_value(c.value)}")
-        formulas.append(_running_sum(trace, c.parent, k, index))
+        rule = substitute(c.rule, names)
+        axes = _broadcast_axes(node.op, np.shape(step.grad), np.shape(c.value))
+        if axes:  # the parent was stretched along these axes: what it receives is summed over them
+            lhs, rhs = rule.split(r"\mathrel{+}=", 1)
+            rule = rf"{lhs}\mathrel{{+}}= \textstyle\sum_{{\text{{{_axes_words(axes)}}}}} \big({rhs.strip()}\big)"
+            broadcast_notes.append(f"`{trace.title(c.parent)}` was broadcast along {_axes_words(axes)}, so what "
+                                   f"it receives is summed over {'that axis' if len(axes) == 1 else 'those axes'} "
+                                   f"(shape {_shape(np.shape(step.grad))} → {_shape(np.shape(c.value))})")
+        formulas.append(rule + rf" \;=\; {arrays.tex(c.value, f'to {trace.title(c.parent)}')}")
+        formulas.append(_running_sum(trace, c.parent, k, index, arrays))
     sends = "; ".join(f"sends {format_value(c.value)} to {trace.title(c.parent)} "
                       f"(now {format_value(c.accumulated)})" for c in step.contributions)
     summary = (f"{title}: {trace.title(node.id)} has gradient {format_value(step.grad)}"
@@ -100,13 +118,30 @@ def _backward(trace: Trace, t: int) -> Narration:
     receivers = _listed(trace, [c.parent for c in step.contributions]) or "nobody (its parents need no gradient)"
     sentence = (f"**{title}.** `{trace.title(node.id)}` has its final gradient ḡ = {format_value(step.grad)}; "
                 f"it applies the chain rule and sends a contribution to {receivers}. Each parent adds what "
-                "it receives.")
+                "it receives." + "".join(f" {note}." for note in broadcast_notes))
     phase = BACKWARD if t < trace.t_end else END
     return Narration(t, phase, k, total, node.id, title, summary, sentence,
-                     tuple(_long_bars(f) for f in formulas), step.contributions)
+                     tuple(_long_bars(f) for f in formulas), step.contributions, arrays.shown)
 
 
-def _running_sum(trace: Trace, parent: int, k_now: int, index: int) -> str:
+def _broadcast_axes(op: str | None, grad_shape: tuple, parent_shape: tuple) -> tuple:
+    """The axes of the output a broadcast operand was stretched along (none if it was not)."""
+    if op not in _BROADCASTING or grad_shape == parent_shape:
+        return ()
+    lead = len(grad_shape) - len(parent_shape)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(parent_shape)
+                                      if n == 1 and grad_shape[lead + i] != 1)
+
+
+def _axes_words(axes: tuple) -> str:
+    return f"axis {axes[0]}" if len(axes) == 1 else "axes " + ", ".join(map(str, axes))
+
+
+def _shape(shape: tuple) -> str:
+    return "×".join(map(str, shape)) or "scalar"
+
+
+def _running_sum(trace: Trace, parent: int, k_now: int, index: int, arrays: _Arrays) -> str:
     """ḡ of ``parent`` so far (up to contribution ``index`` of backward step ``k_now``) as the sum
     of what it has received: ḡ_x = 3 + 1 = 4, with ✓ when complete. ``a + a`` sends two in one
     step, so the contributions of this step are counted up to ``index``. A long sum is written as
@@ -117,15 +152,16 @@ def _running_sum(trace: Trace, parent: int, k_now: int, index: int) -> str:
     m = trace.contributions_expected(parent)
     status = r"\;\checkmark" if count == m else rf"\quad ({count} \text{{ of }} {m})"
     name = tex_name(trace, parent)
+    total_tex = arrays.tex(total, f"ḡ of {trace.title(parent)} so far")
     if count == 1:
-        return rf"\bar{{{name}}} = {tex_value(total)}{status}"
+        return rf"\bar{{{name}}} = {total_tex}{status}"
     if count > MAX_TERMS:  # a long fan-out: the sum so far, then what this step adds
         earlier = now[-2].accumulated if len(now) > 1 else trace.grad_at(parent, trace.t_forward_end + k_now - 1)
         sum_so_far = rf"\underbrace{{{tex_value(earlier)}}}_{{\text{{{count - 1} earlier}}}}"
-        return rf"\bar{{{name}}} = {sum_so_far} + {_term(now[-1].value)} = {tex_value(total)}{status}"
+        return rf"\bar{{{name}}} = {sum_so_far} + {_term(now[-1].value)} = {total_tex}{status}"
     received = [c for _, c in trace.received(parent, trace.t_forward_end + k_now - 1)] + now
     terms = " + ".join(_term(c.value) for c in received)
-    return rf"\bar{{{name}}} = {terms} = {tex_value(total)}{status}"
+    return rf"\bar{{{name}}} = {terms} = {total_tex}{status}"
 
 
 # ---- names and values in LaTeX ------------------------------------------------------------------------
@@ -164,14 +200,44 @@ def _term(value) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
+def _written_out(a: np.ndarray) -> np.ndarray | None:
+    """The array as the rows of a matrix to write out (a vector is one row, higher ranks fold into
+    rows), or None when that is more than WRITTEN_OUT rows or columns."""
+    rows = a.reshape(1, -1) if a.ndim == 1 else a.reshape(-1, a.shape[-1])
+    return rows if rows.shape[0] <= WRITTEN_OUT and rows.shape[1] <= WRITTEN_OUT else None
+
+
 def tex_value(value) -> str:
-    """Numbers for scalars and short vectors; for bigger arrays their shape."""
+    """A value in a formula: a number; an array of at most WRITTEN_OUT × WRITTEN_OUT written out;
+    a bigger one as its shape and norm (the page shows it as a heatmap beside)."""
     a = np.asarray(value)
     if a.ndim == 0:
         return _tex_number(a)
-    if a.ndim == 1 and a.size <= 3:
-        return r"\begin{bmatrix}" + r" & ".join(_tex_number(x) for x in a) + r"\end{bmatrix}"
-    return r"\text{" + "×".join(map(str, a.shape)) + " array}"
+    rows = _written_out(a)
+    if rows is not None:
+        body = r" \\ ".join(" & ".join(_tex_entry(x) for x in row) for row in rows)
+        return rf"\begin{{bmatrix}}{body}\end{{bmatrix}}"
+    norm = format_value(float(np.linalg.norm(a))) if np.all(np.isfinite(a)) else "—"
+    shape = r"\times ".join(map(str, a.shape))
+    return rf"\boxed{{{shape},\ \|\cdot\| = {norm}}}"
+
+
+def _tex_entry(x) -> str:
+    return _tex_number(float(f"{float(x):.3g}"))
+
+
+class _Arrays:
+    """Formats the values of one step's formulas, and keeps the arrays too big to write out (the
+    page shows them as small heatmaps under the formulas)."""
+
+    def __init__(self):
+        self.shown: tuple = ()
+
+    def tex(self, value, caption: str, gradient: bool = True) -> str:
+        a = np.asarray(value)
+        if a.ndim and _written_out(a) is None and all(a is not v for _, v, _ in self.shown):
+            self.shown += ((f"{caption} ({_shape(a.shape)})", a, gradient),)
+        return tex_value(a)
 
 
 _BAR = re.compile(r"\\bar\{")
@@ -190,11 +256,15 @@ def _long_bars(tex: str) -> str:
             depth += {"{": 1, "}": -1}.get(tex[end], 0)
             end += 1
         inner = tex[start:end - 1]
-        subscripted = re.fullmatch(r"([A-Za-z])(_\{\w+\})", inner)  # v_{2}: the bar on v alone
+        subscripted = re.fullmatch(r"([A-Za-z])_\{(\w+)\}", inner)  # v_{2}: the bar on v alone
         if len(inner) == 1:
             barred = rf"\bar{{{inner}}}"
         elif subscripted:
-            barred = rf"\bar{{{subscripted[1]}}}{subscripted[2]}"
+            # A rule's own index after it (\bar{x}_i with x = v_{2}) joins the name's: v̄_{2,i}.
+            index = re.match(r"_(\w)", tex[end:])
+            if index:
+                end += index.end()
+            barred = rf"\bar{{{subscripted[1]}}}_{{{subscripted[2]}{',' + index[1] if index else ''}}}"
         else:
             barred = rf"\overline{{{inner}}}"
         out += [tex[pos:match.start()], barred]

@@ -212,7 +212,7 @@ def test_the_payload_holds_every_step():
     x = tr.inputs["x"]
     status, *lines = data["looks"][x][-1][1:]
     assert data["statuses"][status] == "done" and lines == ["x", "= 2", "ḡ 4 ✓"]
-    title, sentence, formulas, node = data["steps"][tr.t_end]
+    title, sentence, formulas, node, arrays = data["steps"][tr.t_end]
     assert title == "Backward 2 of 2" and node == tr.backward_steps[-1].node and formulas
     assert [a[2:] for a in data["inspect"][x]["arrivals"]] == [["1", "1"], ["3", "4"]]
     assert ET.fromstring(data["svg"]).tag == f"{{{SVG_NS}}}svg"
@@ -276,6 +276,35 @@ def test_a_long_fan_out_keeps_each_step_short():
     assert len(sums) == 81 and max(len(f) for f in sums) < 120
     assert sums[-1] == r"\bar{a} = \underbrace{80}_{\text{80 earlier}} + 1 = 81\;\checkmark"
     assert sums[2] == r"\bar{a} = 1 + 1 + 1 = 3\quad (3 \text{ of } 81)"
+
+
+def test_tensor_steps_write_small_arrays_out_and_show_big_ones():
+    tr = run("W = [[1.0, -2.0], [0.5, 3.0]]\nv = [1.0, 1.0]\nloss = sum(W @ v)\n")
+    formulas = "\n".join(narrate(tr, tr.t_end).formulas)
+    assert r"\begin{bmatrix}1 & 1 \\ 1 & 1\end{bmatrix}" in formulas  # W̄ = ḡ vᵀ, written out
+    big = run(next(e for e in load_examples() if "MLP" in e.title).program)
+    step = narrate(big, big.t_end)
+    assert r"\boxed{16\times 8" in "\n".join(step.formulas)
+    assert step.arrays and all(max(np.shape(a)) > 6 for _, a, _ in step.arrays)
+    data = expanded(json.loads(studio.program_payload(big)))
+    caption, grid, gradient = data["steps"][big.t_end][4][0]
+    assert caption.endswith("(16×8)") and grid["rows"] == 16 and gradient is True
+
+
+def test_broadcasting_is_shown_as_the_sum_it_is():
+    tr = run("X = randn(4, 3)\nb = [0.1, -0.2, 0.3]\nY = X + b\nloss = sum(Y ** 2)\n")
+    last = narrate(tr, tr.t_end)
+    (to_b,) = [f for f in last.formulas if f.startswith(r"\bar{b} \mathrel{+}=")]
+    assert to_b.startswith(r"\bar{b} \mathrel{+}= \textstyle\sum_{\text{axis 0}} \big(\bar{Y}\big)")
+    assert "`b` was broadcast along axis 0" in last.sentence
+    (to_x,) = [f for f in last.formulas if f.startswith(r"\bar{X} \mathrel{+}=")]
+    assert r"\sum" not in to_x  # X has Y's shape: nothing to sum
+
+
+def test_a_rule_index_joins_a_subscripted_name():
+    tr = ad.trace(lambda x: ad.sum(x * x), np.ones(2))  # the sum's rule is x̄_i += z̄ with z = v_{2}
+    assert any(r"\bar{v}_{1,i}" in f for t in range(tr.t_forward_end + 1, tr.t_end + 1)
+               for f in narrate(tr, t).formulas)
 
 
 def test_long_names_get_a_long_bar():

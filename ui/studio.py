@@ -141,8 +141,10 @@ def _carried(entries: list) -> list:
 
 
 def _step(trace: Trace, t: int) -> list:
+    """A step's title, sentence, formulas, node, and heatmaps of the arrays too big to write out."""
     n = narrate(trace, t)
-    return [n.title, n.sentence, list(n.formulas), n.node]
+    return [n.title, n.sentence, list(n.formulas), n.node,
+            [[caption, heat(a), gradient] for caption, a, gradient in n.arrays]]
 
 
 def _shape_text(shape: tuple) -> str:

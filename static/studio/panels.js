@@ -50,12 +50,15 @@ export function renderFormula(katex, tex, display = true) {
 // ---- this step ---------------------------------------------------------------------------------------
 
 export function renderStep(container, step, katex, hooks) {
-  const [title, sentence, formulas] = step;
+  const [title, sentence, formulas, , arrays] = step;
   const formulaBox = element("div", { class: "formulas", hook: hooks.formulas });
   for (const tex of formulas) formulaBox.append(renderFormula(katex, tex));
+  // The arrays too big to write out in the formulas (boxed there with their shape and norm).
+  const heatmaps = element("div", { class: "step-arrays" }, ...(arrays ?? []).map(([caption, h, gradient]) => heatmap(h, caption, gradient)));
   container.replaceChildren(
     element("p", { class: "sentence" }, inlineMarkdown(sentence)),
     formulaBox,
+    heatmaps,
   );
   container.dataset.title = title;
 }
