@@ -37,9 +37,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(timeout: float = 60.0, app: str = "streamlit_app.py"):
+def streamlit_server(timeout: float = 60.0, app: str = "streamlit_app.py", port: int | None = None):
     """Start ``streamlit run <app>`` (the page by default) and yield its base URL; stop it afterwards."""
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", app, "--server.port", str(port), *SERVER_FLAGS],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},

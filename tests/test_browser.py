@@ -21,6 +21,7 @@ from tests.browser_session import (
     GRAPH_SVG,
     STUDIO_ROOT,
     chromium_page,
+    free_port,
     graph_text,
     hook,
     open_studio,
@@ -216,3 +217,34 @@ def test_a_thousand_node_program_opens_and_steps(server):
         third = f"() => {STUDIO_ROOT}.querySelector('{hook('phase')}').textContent.startsWith('Forward 3 of')"
         page.wait_for_function(third, timeout=5000)
         page.screenshot(path=str(ARTIFACTS / "thousand-nodes.png"))
+
+
+def test_after_a_server_restart_the_page_comes_back_and_nothing_typed_is_lost():
+    port = free_port()
+    with chromium_page() as page:
+        sockets = []  # per websocket the page opened: how many messages it has received
+
+        def count(websocket) -> None:
+            received = [0]
+            sockets.append(received)
+            websocket.on("framereceived", lambda _: received.__setitem__(0, received[0] + 1))
+
+        page.on("websocket", count)
+        with streamlit_server(port=port) as base:
+            open_studio(page, share_link(base, SEED_PROGRAM, t="0"))
+            page.locator(hook("graph")).click(position={"x": 5, "y": 5})
+            for _ in range(3):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function("() => new URL(location.href).searchParams.get('t') === '3'", timeout=10000)
+            page.locator("textarea").click()
+            page.keyboard.press("Control+End")
+            page.keyboard.type("w = z * 2")  # typed, not run yet
+        # The server is gone; a new one starts on the same address, and the page reconnects.
+        with streamlit_server(port=port):
+            deadline = time.monotonic() + 60
+            while not (len(sockets) >= 2 and sockets[-1][0] > 5) and time.monotonic() < deadline:
+                page.wait_for_timeout(200)  # Playwright delivers events while it waits
+            assert len(sockets) >= 2, "the page did not reconnect"
+            page.wait_for_timeout(3000)  # the new session's first run has finished
+            assert page.locator("textarea").input_value() == SEED_PROGRAM + "w = z * 2"
+            assert phase(page) == "Backward 1 of 2"

@@ -50,7 +50,8 @@ def editor() -> None:
     left, right = st.columns([3, 2])
     with left:
         # persist_state: what was typed survives the runs that don't draw the editor (presentation mode).
-        st.text_area("Program", key=Widget.EDITOR, height=150, on_change=S.run_editor, args=(state, run_program),
+        st.text_area("Program", value=state[Model.INITIAL_TEXT], key=Widget.EDITOR, height=150,
+                     on_change=S.run_editor, args=(state, run_program),
                      help="One statement per line; the last one is the output. Ctrl+Enter runs it.",
                      persist_state="session")
         run, seed, _ = st.columns([1, 2, 3], vertical_alignment="bottom")
@@ -60,7 +61,7 @@ def editor() -> None:
                           on_change=S.on_seed, args=(state, run_program), persist_state="session")
         error = state.get(Model.ERROR)
         if error is not None:
-            st.error(_located_message(state.get(Widget.EDITOR, ""), error), icon=":material/error:")
+            st.error(_located_message(S.editor_text(state), error), icon=":material/error:")
     with right:
         st.selectbox("Example", titles, key=Widget.EXAMPLE, index=None, placeholder="Choose an example…",
                      on_change=S.on_example, args=(state, run_program), persist_state="session")
