@@ -33,6 +33,17 @@ _BROADCASTING = frozenset({"add", "subtract", "multiply", "divide", "power", "ma
 
 
 @dataclass(frozen=True)
+class Expansion:
+    """A matrix product's contribution written entry by entry as its sum of products
+    (Ā[i, j] = Σ_k z̄[i, k] B[j, k] = … with numbers), for the page to show one on demand."""
+
+    caption: str
+    shape: tuple  # of the contribution (rows, columns)
+    values: tuple  # the entries, row-major (3 significant digits, as text)
+    entries: tuple  # LaTeX per entry, row-major
+
+
+@dataclass(frozen=True)
 class Narration:
     """What happens at step ``t``."""
 
@@ -47,6 +58,7 @@ class Narration:
     formulas: tuple  # LaTeX lines
     contributions: tuple = ()  # the backward step's Contribution records
     arrays: tuple = ()  # (caption, array, is a gradient) of the arrays too big to write out
+    expansions: tuple = ()  # Expansion of each matrix product's contributions, entry by entry
 
     @property
     def plain_formulas(self) -> tuple:
@@ -97,7 +109,7 @@ def _backward(trace: Trace, t: int) -> Narration:
     op = OPS.get(node.op)
     if op is not None:
         names.update(zip(op.arg_names, (tex_name(trace, p) for p in node.parents)))
-    arrays = _Arrays()
+    arrays, expansions = _Arrays(), []
     formulas = [rf"\bar{{{me}}} = {arrays.tex(step.grad, f'ḡ of {trace.title(node.id)}')}"]
     broadcast_notes = []
     for index, c in enumerate(step.contributions):
@@ -111,6 +123,9 @@ def _backward(trace: Trace, t: int) -> Narration:
                                    f"(shape {_shape(np.shape(step.grad))} → {_shape(np.shape(c.value))})")
         formulas.append(rule + rf" \;=\; {arrays.tex(c.value, f'to {trace.title(c.parent)}')}")
         formulas.append(_running_sum(trace, c.parent, k, index, arrays))
+        expansion = _product_expansion(trace, node, step.grad, c, names)
+        if expansion is not None:
+            expansions.append(expansion)
     sends = "; ".join(f"sends {format_value(c.value)} to {trace.title(c.parent)} "
                       f"(now {format_value(c.accumulated)})" for c in step.contributions)
     summary = (f"{title}: {trace.title(node.id)} has gradient {format_value(step.grad)}"
@@ -121,7 +136,55 @@ def _backward(trace: Trace, t: int) -> Narration:
                 "it receives." + "".join(f" {note}." for note in broadcast_notes))
     phase = BACKWARD if t < trace.t_end else END
     return Narration(t, phase, k, total, node.id, title, summary, sentence,
-                     tuple(_long_bars(f) for f in formulas), step.contributions, arrays.shown)
+                     tuple(_long_bars(f) for f in formulas), step.contributions, arrays.shown, tuple(expansions))
+
+
+MAX_EXPANDED_ENTRIES = 400  # a product's contribution with more entries is not expanded
+MAX_TERMS_SHOWN = 8  # of a longer sum of products, the first ones and how many more
+
+
+def _product_expansion(trace: Trace, node, g, c, names: dict) -> Expansion | None:
+    """For ``A @ B`` (matrices or vectors): Ā[i, j] = Σ_k z̄[i, k] B[j, k] and
+    B̄[i, j] = Σ_k A[k, i] z̄[k, j], written out with the numbers, entry by entry. Vectors are
+    read as a row (left) or a column (right), as matmul reads them."""
+    if node.op != "matmul":
+        return None
+    a, b = (np.asarray(trace.nodes[p].value) for p in node.parents)
+    if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2) or np.size(c.value) > MAX_EXPANDED_ENTRIES:
+        return None
+    a2, b2 = (a.reshape(1, -1) if a.ndim == 1 else a), (b.reshape(-1, 1) if b.ndim == 1 else b)
+    g2 = np.asarray(g).reshape(a2.shape[0], b2.shape[1])
+    value = np.asarray(c.value)
+    me, other = names["z"], names["B" if c.position == 0 else "A"]
+    target = tex_name(trace, c.parent)
+    entries = []
+    # Index texts as the arrays are, not as matmul promoted them: a vector has one index.
+    def at(name: str, row, col, promoted: set) -> str:
+        kept = [x for axis, x in enumerate((row, col)) if axis not in promoted]
+        return f"{name}[{', '.join(map(str, kept))}]" if kept else name
+
+    a_axis, b_axis = ({0} if a.ndim == 1 else set()), ({1} if b.ndim == 1 else set())
+    z_axis = a_axis | b_axis
+    zbar = rf"\bar{{{me}}}"
+    for i, j in np.ndindex(a2.shape if c.position == 0 else b2.shape):
+        if c.position == 0:  # Ā = z̄ Bᵀ
+            pairs = [(g2[i, k], b2[j, k]) for k in range(g2.shape[1])]
+            k = "k" if len(pairs) > 1 else 0
+            product = rf"{at(zbar, i, k, z_axis)}\, {at(other, j, k, b_axis)}"
+        else:  # B̄ = Aᵀ z̄
+            pairs = [(a2[k, i], g2[k, j]) for k in range(g2.shape[0])]
+            k = "k" if len(pairs) > 1 else 0
+            product = rf"{at(other, k, i, a_axis)}\, {at(zbar, k, j, z_axis)}"
+        sum_tex = rf"\sum_k {product}" if len(pairs) > 1 else product
+        terms = [rf"{_term(x)} \cdot {_term(y)}" for x, y in pairs[:MAX_TERMS_SHOWN]]
+        if len(pairs) > MAX_TERMS_SHOWN:
+            terms.append(rf"\cdots\ ({len(pairs) - MAX_TERMS_SHOWN} \text{{ more}})")
+        index = (i, j) if value.ndim == 2 else ((j,) if c.position == 0 else (i,))
+        where = ", ".join(map(str, index))
+        total = _tex_entry(value[index])
+        entries.append(_long_bars(rf"\bar{{{target}}}[{where}] = {sum_tex} = {' + '.join(terms)} = {total}"))
+    values = tuple(f"{float(x):.3g}" for x in value.ravel())
+    return Expansion(f"what {trace.title(c.parent)} receives, entry by entry", value.shape, values, tuple(entries))
 
 
 def _broadcast_axes(op: str | None, grad_shape: tuple, parent_shape: tuple) -> tuple:

@@ -212,7 +212,7 @@ def test_the_payload_holds_every_step():
     x = tr.inputs["x"]
     status, *lines = data["looks"][x][-1][1:]
     assert data["statuses"][status] == "done" and lines == ["x", "= 2", "ḡ 4 ✓"]
-    title, sentence, formulas, node, arrays = data["steps"][tr.t_end]
+    title, sentence, formulas, node, arrays, expansions = data["steps"][tr.t_end]
     assert title == "Backward 2 of 2" and node == tr.backward_steps[-1].node and formulas
     assert [a[2:] for a in data["inspect"][x]["arrivals"]] == [["1", "1"], ["3", "4"]]
     assert ET.fromstring(data["svg"]).tag == f"{{{SVG_NS}}}svg"
@@ -289,6 +289,20 @@ def test_tensor_steps_write_small_arrays_out_and_show_big_ones():
     data = expanded(json.loads(studio.program_payload(big)))
     caption, grid, gradient = data["steps"][big.t_end][4][0]
     assert caption.endswith("(16×8)") and grid["rows"] == 16 and gradient is True
+
+
+def test_a_matrix_product_contribution_is_written_out_entry_by_entry():
+    tr = run("A = [[1.0, 2.0], [3.0, 4.0]]\nB = [[0.5, -1.0], [2.0, 1.0]]\nloss = sum(A @ B)\n")
+    (a_bar, b_bar) = narrate(tr, tr.t_end - 0).expansions or narrate(tr, tr.t_end - 1).expansions
+    assert a_bar.shape == (2, 2) and b_bar.shape == (2, 2)
+    # Ā = z̄ Bᵀ with z̄ = ones: Ā[0, 1] = 1·2 + 1·1 = 3
+    assert a_bar.entries[1].endswith(r"= 1 \cdot 2 + 1 \cdot 1 = 3") and a_bar.values[1] == "3"
+    assert b_bar.entries[1].startswith(r"\bar{B}[0, 1] = \sum_k A[k, 0]")
+    dot = ad.trace(lambda u, v: ad.matmul(u, v), np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    (u_bar, v_bar) = narrate(dot, dot.t_end).expansions
+    assert u_bar.entries[0] == r"\bar{u}[0] = \bar{v}_{2}\, v[0] = 1 \cdot 3 = 3"  # a scalar z̄: no index
+    data = expanded(json.loads(studio.program_payload(tr)))
+    assert any(step[5] for step in data["steps"])
 
 
 def test_broadcasting_is_shown_as_the_sum_it_is():

@@ -81,6 +81,6 @@ HOOKS = {
     "play": "play", "next": "next", "last": "last", "slider": "slider", "speed": "speed",
     "graph": "graph", "fit": "fit", "zoom_in": "zoom-in", "zoom_out": "zoom-out", "follow": "follow",
     "animate": "animate", "svg_download": "svg-download", "step": "step", "formulas": "formulas",
-    "inspector": "inspector", "tape": "tape",
+    "inspector": "inspector", "tape": "tape", "expansion": "expansion",
 }
 STATIC_URL = "app/static"  # where Streamlit serves ./static (server.enableStaticServing)

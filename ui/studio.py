@@ -141,10 +141,12 @@ def _carried(entries: list) -> list:
 
 
 def _step(trace: Trace, t: int) -> list:
-    """A step's title, sentence, formulas, node, and heatmaps of the arrays too big to write out."""
+    """A step's title, sentence, formulas, node, heatmaps of the arrays too big to write out, and
+    each matrix product's contribution entry by entry."""
     n = narrate(trace, t)
     return [n.title, n.sentence, list(n.formulas), n.node,
-            [[caption, heat(a), gradient] for caption, a, gradient in n.arrays]]
+            [[caption, heat(a), gradient] for caption, a, gradient in n.arrays],
+            [[e.caption, list(e.shape), list(e.values), list(e.entries)] for e in n.expansions]]
 
 
 def _shape_text(shape: tuple) -> str:

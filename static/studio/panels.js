@@ -50,7 +50,7 @@ export function renderFormula(katex, tex, display = true) {
 // ---- this step ---------------------------------------------------------------------------------------
 
 export function renderStep(container, step, katex, hooks) {
-  const [title, sentence, formulas, , arrays] = step;
+  const [title, sentence, formulas, , arrays, expansions] = step;
   const formulaBox = element("div", { class: "formulas", hook: hooks.formulas });
   for (const tex of formulas) formulaBox.append(renderFormula(katex, tex));
   // The arrays too big to write out in the formulas (boxed there with their shape and norm).
@@ -59,8 +59,27 @@ export function renderStep(container, step, katex, hooks) {
     element("p", { class: "sentence" }, inlineMarkdown(sentence)),
     formulaBox,
     heatmaps,
+    ...(expansions ?? []).map((expansion) => renderExpansion(expansion, katex, hooks)),
   );
   container.dataset.title = title;
+}
+
+// A matrix product's contribution as a grid of its entries: clicking one writes it out as its sum
+// of products, with the numbers (the narrator made every entry's formula; this only shows one).
+function renderExpansion([caption, shape, values, entries], katex, hooks) {
+  const [rows, cols] = shape.length === 2 ? shape : [1, shape[0] ?? 1];
+  const shown = element("div", { class: "expansion-formula" });
+  const grid = element("div", { class: "expansion-grid", style: `grid-template-columns: repeat(${cols}, auto)` });
+  values.forEach((value, index) => {
+    const cell = element("button", { type: "button", title: "write this entry out", text: value });
+    cell.addEventListener("click", () => {
+      grid.querySelectorAll("button").forEach((b) => b.classList.toggle("chosen", b === cell));
+      shown.replaceChildren(renderFormula(katex, entries[index]));
+    });
+    grid.append(cell);
+  });
+  return element("figure", { class: "expansion", hook: hooks.expansion },
+    element("figcaption", { text: `${caption} (${rows}×${cols}): click an entry to see its sum of products` }), grid, shown);
 }
 
 // ---- heatmaps ------------------------------------------------------------------------------------------
