@@ -26,7 +26,7 @@ from scipy.linalg.blas import dgemm
 from scipy.linalg.lapack import dgecon, dgetrf, dpotrf
 
 from .errors import LinAlgError, ShapeError
-from .ops import primitive, reshape, transpose, unbroadcast
+from .ops import primitive, reshape, size_of, transpose, unbroadcast
 from .var import Var, raw
 
 _EPS = np.finfo(np.float64).eps
@@ -40,6 +40,38 @@ def _square(op: str, A) -> None:
         raise ShapeError(f"{op} needs a square matrix, got shape {A.shape}", op=op, shapes=(A.shape,))
     if not np.all(np.isfinite(A)):
         raise LinAlgError(f"{op}: the matrix contains NaN or infinity", op=op)
+
+
+def _square_shape(op: str, A: tuple) -> int:
+    """The shape rule's version of ``_square``: the order n of a square matrix, else ShapeError."""
+    if len(A) != 2 or A[0] != A[1]:
+        raise ShapeError(f"{op} needs a square matrix, got shape {A}", op=op, shapes=(A,))
+    return A[0]
+
+
+def _number_of_square(op: str):
+    """The shape rule of det, logdet, trace ...: a square matrix in, a number out."""
+
+    def rule(A: tuple) -> tuple:
+        _square_shape(op, A)
+        return ()
+
+    return rule
+
+
+def _same_square(op: str):
+    """The shape rule of inv, cholesky: a square matrix in, one of the same shape out."""
+
+    def rule(A: tuple) -> tuple:
+        _square_shape(op, A)
+        return A
+
+    return rule
+
+
+def _lu_cost(A: tuple) -> float:
+    """An LU factorization: 2n³/3 flops."""
+    return 2 * A[0] ** 3 / 3
 
 
 def _getrf(A):
@@ -109,7 +141,28 @@ def _matmul_vjp_b(g, z, a, b):
     return reshape(gb, b.shape) if gb.shape != b.shape else gb
 
 
-matmul = primitive("matmul", _matmul_forward, symbol="@", grads=[
+def _matmul_dims(a: tuple, b: tuple) -> tuple:
+    """(batch shape, m, k, n) of ``a @ b`` under NumPy's rules, or ValueError."""
+    if not a or not b:
+        raise ValueError("matmul does not take scalars; use * to scale")
+    a2 = (1,) + a if len(a) == 1 else a
+    b2 = b + (1,) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ValueError(f"the inner sizes {a2[-1]} and {b2[-2]} differ")
+    return np.broadcast_shapes(a2[:-2], b2[:-2]), a2[-2], a2[-1], b2[-1]
+
+
+def _matmul_shape(a: tuple, b: tuple) -> tuple:
+    batch, m, _, n = _matmul_dims(a, b)
+    return batch + ((m,) if len(a) > 1 else ()) + ((n,) if len(b) > 1 else ())
+
+
+def _matmul_cost(a: tuple, b: tuple) -> int:
+    batch, m, k, n = _matmul_dims(a, b)
+    return size_of(batch) * m * k * n
+
+
+matmul = primitive("matmul", _matmul_forward, symbol="@", shape=_matmul_shape, cost=_matmul_cost, grads=[
     ("A", _matmul_vjp_a, r"\bar{A} \mathrel{+}= \bar{z}\, B^\top"),
     ("B", _matmul_vjp_b, r"\bar{B} \mathrel{+}= A^\top \bar{z}"),
 ])
@@ -130,7 +183,13 @@ def _outer_forward(a, b):
     return np.outer(a, b)
 
 
-outer = primitive("outer", _outer_forward, symbol="⊗", grads=[
+def _outer_shape(a: tuple, b: tuple) -> tuple:
+    if len(a) != 1 or len(b) != 1:
+        raise ValueError("outer takes two vectors")
+    return a + b
+
+
+outer = primitive("outer", _outer_forward, symbol="⊗", shape=_outer_shape, grads=[
     ("a", lambda g, z, a, b: matmul(g, b), r"\bar{a} \mathrel{+}= \bar{z}\, b"),
     ("b", lambda g, z, a, b: matmul(a, g), r"\bar{b} \mathrel{+}= \bar{z}^\top a"),
 ])
@@ -144,7 +203,7 @@ def _trace_forward(A):
     return np.trace(A)
 
 
-trace = primitive("trace", _trace_forward, symbol="tr", grads=[
+trace = primitive("trace", _trace_forward, symbol="tr", shape=_number_of_square("trace"), grads=[
     ("A", lambda g, z, A: g * np.eye(A.shape[0]), r"\bar{A} \mathrel{+}= \bar{z}\, I"),
 ])
 
@@ -156,7 +215,15 @@ def _diag_forward(x):
 
 
 # diag is its own VJP: reading a diagonal and building a diagonal matrix are adjoint to each other.
-diag = primitive("diag", _diag_forward, grads=[
+def _diag_shape(x: tuple) -> tuple:
+    if len(x) == 1:
+        return (x[0], x[0])
+    if len(x) == 2:
+        return (min(x),)
+    raise ValueError("diag takes a vector (to make a diagonal matrix) or a matrix (to read its diagonal)")
+
+
+diag = primitive("diag", _diag_forward, shape=_diag_shape, grads=[
     ("x", lambda g, z, x: diag(g), r"\bar{x} \mathrel{+}= \operatorname{diag}(\bar{z})"),
 ])
 
@@ -194,7 +261,16 @@ def _solve_vjp_A(g, z, A, b, lu=None):
     return -matmul(gb, transpose(z))
 
 
-solve = primitive("solve", _solve_forward, saves=True, grads=[
+def _solve_shape(A: tuple, b: tuple) -> tuple:
+    n = _square_shape("solve", A)
+    if len(b) not in (1, 2) or b[0] != n:
+        raise ShapeError(f"solve: A is {A} but b is {b}; b needs {n} rows", op="solve", shapes=(A, b))
+    return b
+
+
+# LU (2n³/3) and two triangular solves per right-hand side (2n² each).
+solve = primitive("solve", _solve_forward, saves=True, shape=_solve_shape,
+                  cost=lambda A, b: 2 * A[0] ** 3 / 3 + 2 * A[0] ** 2 * size_of(b[1:]), grads=[
     ("A", _solve_vjp_A, r"\bar{A} \mathrel{+}= -A^{-\top}\bar{z}\, z^\top"),
     ("b", _solve_vjp_b, r"\bar{b} \mathrel{+}= A^{-\top}\bar{z}"),
 ], doc="solve(A, b): x with A x = b, through an LU factorization kept for the backward pass.")
@@ -206,7 +282,8 @@ def _inv_forward(A):
     return scipy.linalg.lu_solve(lu, np.eye(A.shape[0]), check_finite=False)
 
 
-inv = primitive("inv", _inv_forward, symbol="⁻¹", grads=[
+inv = primitive("inv", _inv_forward, symbol="⁻¹", shape=_same_square("inv"),
+                cost=lambda A: 2 * A[0] ** 3, grads=[
     ("A", lambda g, z, A: -matmul(transpose(z), matmul(g, transpose(z))),
      r"\bar{A} \mathrel{+}= -A^{-\top}\bar{z}\,A^{-\top}"),
 ])
@@ -230,7 +307,7 @@ def _det_forward(A):
     return np.linalg.det(A)
 
 
-det = primitive("det", _det_forward, grads=[
+det = primitive("det", _det_forward, shape=_number_of_square("det"), cost=_lu_cost, grads=[
     ("A", _det_vjp, r"\bar{A} \mathrel{+}= \bar{z}\,\det(A)\,A^{-\top}"),
 ])
 
@@ -278,10 +355,12 @@ def _logdet_forward(A):
     return value, {"lu": lu}
 
 
-logabsdet = primitive("logabsdet", _logabsdet_forward, symbol="log|det|", saves=True, grads=[
+logabsdet = primitive("logabsdet", _logabsdet_forward, symbol="log|det|", saves=True,
+                      shape=_number_of_square("logabsdet"), cost=_lu_cost, grads=[
     ("A", _logdet_vjp, r"\bar{A} \mathrel{+}= \bar{z}\,A^{-\top}"),
 ])
-logdet = primitive("logdet", _logdet_forward, symbol="log det", saves=True, grads=[
+logdet = primitive("logdet", _logdet_forward, symbol="log det", saves=True,
+                   shape=_number_of_square("logdet"), cost=_lu_cost, grads=[
     ("A", _logdet_vjp, r"\bar{A} \mathrel{+}= \bar{z}\,A^{-\top}"),
 ], doc="log det A for det A > 0 (covariances); a LinAlgError otherwise. Through Cholesky or LU.")
 
@@ -329,6 +408,7 @@ def _cholesky_vjp(g, L, A):
     return 0.5 * (S + transpose(S))
 
 
-cholesky = primitive("cholesky", _cholesky_forward, symbol="chol", grads=[
+cholesky = primitive("cholesky", _cholesky_forward, symbol="chol",
+                     shape=_same_square("cholesky"), cost=lambda A: A[0] ** 3 / 3, grads=[
     ("A", _cholesky_vjp, r"\bar{A} \mathrel{+}= \operatorname{sym}\!\big(L^{-\top}\Phi(L^\top \bar{L})L^{-1}\big)"),
 ], doc="Lower Cholesky factor of a symmetric positive-definite matrix (symmetric-gradient convention).")

@@ -13,12 +13,28 @@ VJPs are written with this module's own functions. On plain arrays those functio
 directly (the fast path of a first-order ``grad``); given ``Var`` arguments, which the backward pass
 passes when asked to ``create_graph``, they build graph, so gradients can be differentiated again.
 
+Each declaration also owns the op's *abstract* rules, for an interpreter that checks shapes and
+budgets before anything is allocated (one rule table per interpretation, as in JAX's autodidax):
+
+    OPS["matmul"].shape((2, 3), (3, 4))             # (2, 4); ShapeError naming the op otherwise
+    OPS["sum"].shape((2, 3), axis=0)                 # (3,): attrs as the op takes them
+    OPS["solve"].cost((200, 200), (200, 1000))       # ~8.5e7 flops: LU plus the triangular solves
+    OPS["matmul"].abstract_eval((2, 3), (3, 4))      # ((2, 4), 24): both in one call
+
+``shape`` refuses exactly the operand shapes the forward refuses (the op sweep checks it), with the
+same ``ShapeError`` message. ``cost`` estimates the forward's floating-point work: entries read or
+written for elementwise and data-movement ops (the default), multiply-adds for contractions,
+textbook flop counts for factorizations. Most declarations name one of the shared shape rules
+(``same_shape``, ``broadcast``, ``reduced``) and keep the default cost.
+
 Conventions at non-differentiable points (documented, tested): ``relu`` and ``abs`` have gradient
 0 at 0; ``max``/``min``/``maximum``/``minimum`` split the gradient equally among tied entries.
 """
 
 from __future__ import annotations
 
+import builtins
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +51,8 @@ _FLOAT64 = np.float64
 
 @dataclass(frozen=True)
 class Op:
-    """One primitive: what the app draws (``symbol``) and explains (``rules``), what runs."""
+    """One primitive: what the app draws (``symbol``) and explains (``rules``), what runs, and what
+    an abstract interpreter needs to know without running it (``shape``, ``cost``)."""
 
     name: str
     symbol: str
@@ -46,25 +63,65 @@ class Op:
     saves: bool = False  # forward returns (value, extra attrs), e.g. LU factors for the backward
     doc: str = ""
     attrs: tuple = ()  # the non-differentiable parameters it takes: ("axis", "keepdims")
+    shape_rule: Callable | None = None  # (*operand shapes, **attrs) -> output shape
+    cost_rule: Callable | None = None  # (*operand shapes, **attrs) -> work; None: the default
+
+    def shape(self, *shapes, **attrs) -> tuple:
+        """The output shape of this op on operands of these shapes, without running it.
+
+        Raises ``ShapeError`` (naming the op and the shapes) exactly when the forward would refuse
+        the shapes; ``attrs`` are the op's own (``axis=0``), never the values a forward saves.
+        """
+        if self.shape_rule is None:
+            raise AutodiffError(f"op {self.name!r} declares no shape rule", op=self.name)
+        shapes = tuple(tuple(int(n) for n in s) for s in shapes)
+        try:
+            out = self.shape_rule(*shapes, **attrs)
+        except ShapeError as exc:
+            if exc.op == self.name:
+                raise
+            raise _shape_error(self, shapes, exc, shapes_given=True) from None
+        except (ValueError, IndexError) as exc:
+            raise _shape_error(self, shapes, exc, shapes_given=True) from None
+        return tuple(int(n) for n in out)
+
+    def cost(self, *shapes, **attrs) -> int:
+        """An estimate of the forward's floating-point work (multiply-adds) on these shapes.
+
+        Elementwise and data-movement ops count the entries they read or write (the default);
+        contractions count their multiply-adds, factorizations the textbook flop counts. It is
+        for bounding *time* before running anything, so what really costs is what is counted.
+        """
+        return self.abstract_eval(*shapes, **attrs)[1]
+
+    def abstract_eval(self, *shapes, **attrs) -> tuple:
+        """``(output shape, cost)`` in one call: what an abstract interpreter asks of each op."""
+        out = self.shape(*shapes, **attrs)
+        if self.cost_rule is None:
+            # builtins.max: this module's own `max` is the primitive
+            return out, builtins.max([math.prod(out)] + [math.prod(s) for s in shapes])
+        shapes = tuple(tuple(int(n) for n in s) for s in shapes)
+        return out, int(math.ceil(self.cost_rule(*shapes, **attrs)))
 
 
 _TABLE: dict[str, Op] = {}
 OPS = MappingProxyType(_TABLE)  # filled once at import, read-only afterwards
 
 
-def primitive(name, forward, grads, *, attrs=(), symbol=None, saves=False, doc=""):
+def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, saves=False, doc=""):
     """Declare a primitive and return its public function.
 
     ``grads`` lists, per operand in order, ``(arg_name, vjp, latex_rule)``; ``attrs`` names the
     non-differentiable parameters (``axis``, ``keepdims``, ``shape`` ...), which may be passed by
-    keyword or, NumPy-style, by position after the operands. The returned function runs
-    ``forward`` directly on plain values (no graph, no overhead) and records a node as soon as
-    one operand is a ``Var``.
+    keyword or, NumPy-style, by position after the operands. ``shape`` and ``cost`` are the
+    abstract rules (see ``Op.shape`` and ``Op.cost``): ``shape`` is required, ``cost`` defaults
+    to the number of entries read or written. The returned function runs ``forward`` directly on
+    plain values (no graph, no overhead) and records a node as soon as one operand is a ``Var``.
     """
     if name in _TABLE:
         raise RuntimeError(f"op {name!r} declared twice")
     arg_names, vjps, rules = zip(*grads)
-    op = Op(name, symbol or name, forward, arg_names, vjps, rules, saves, doc, tuple(attrs))
+    op = Op(name, symbol or name, forward, arg_names, vjps, rules, saves, doc, tuple(attrs), shape, cost)
     _TABLE[name] = op
     n_operands = len(arg_names)
 
@@ -174,10 +231,12 @@ def apply(op: Op, args, attrs) -> Var:
     return Var(value, None, parents, op, attrs or _NO_ATTRS)
 
 
-def _shape_error(op: Op, args, exc: Exception) -> ShapeError:
-    shapes = tuple(np.shape(raw(a)) for a in args)
+def _shape_error(op: Op, args, exc: Exception, shapes_given: bool = False) -> ShapeError:
+    """The one message for operands that don't fit, from the forward or from the shape rule."""
+    shapes = tuple(args) if shapes_given else tuple(np.shape(raw(a)) for a in args)
     shown = " and ".join(str(s) for s in shapes)
-    return ShapeError(f"{op.name}: operand shapes {shown} don't fit ({exc})", op=op.name, shapes=shapes)
+    reason = exc.message if isinstance(exc, AutodiffError) else str(exc)
+    return ShapeError(f"{op.name}: operand shapes {shown} don't fit ({reason})", op=op.name, shapes=shapes)
 
 
 # ---- helpers the VJPs share ---------------------------------------------------------------------
@@ -206,9 +265,13 @@ def normalize_axes(axis, ndim: int) -> tuple:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise ShapeError(f"an axis must be a whole number, not {a!r}")
         if not -ndim <= a < ndim:
             raise ShapeError(f"axis {a} is out of range for an array with {ndim} dimensions")
         out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"axis {axis!r} names an axis twice")
     return tuple(sorted(out))
 
 
@@ -225,6 +288,88 @@ def unreduce(g, shape: tuple, axis, keepdims: bool):
     if not keepdims:
         g = reshape(g, kept_shape(shape, axis))
     return broadcast_to(g, shape)
+
+
+# ---- shape and cost rules the declarations share ---------------------------------------------------
+# A rule takes the operand shapes (tuples) and the op's attrs and raises ValueError (or ShapeError)
+# where the forward would refuse; Op.shape turns that into a ShapeError naming the op and shapes.
+
+
+def same_shape(x: tuple) -> tuple:
+    """Unary elementwise ops: the output has the operand's shape."""
+    return x
+
+
+def broadcast(*shapes: tuple) -> tuple:
+    """Binary (and n-ary) elementwise ops: NumPy broadcasting."""
+    return np.broadcast_shapes(*shapes)
+
+
+def reduced(x: tuple, axis=None, keepdims=False, **_) -> tuple:
+    """Reductions over ``axis`` (None, int or tuple), with or without ``keepdims``."""
+    axes = normalize_axes(axis, len(x))
+    if keepdims:
+        return tuple(1 if i in axes else n for i, n in enumerate(x))
+    return tuple(n for i, n in enumerate(x) if i not in axes)
+
+
+def size_of(shape: tuple) -> int:
+    return math.prod(shape)
+
+
+def _extremum_shape(x: tuple, axis=None, keepdims=False) -> tuple:
+    """max/min: a reduction that, unlike sum, has nothing to return for an empty axis."""
+    if any(x[i] == 0 for i in normalize_axes(axis, len(x))):
+        raise ShapeError("the maximum or minimum of no numbers is undefined")
+    return reduced(x, axis, keepdims)
+
+
+def _softmax_shape(x: tuple, axis=-1) -> tuple:
+    normalize_axes(axis, len(x))
+    return x
+
+
+def _transpose_shape(x: tuple, axes=None) -> tuple:
+    if axes is None:
+        return x[::-1]
+    if len(axes) != len(x) or sorted(normalize_axes(a, len(x))[0] for a in axes) != list(range(len(x))):
+        raise ShapeError(f"axes {tuple(axes)} are not a permutation of the {len(x)} axes")
+    return tuple(x[a] for a in axes)
+
+
+def _reshape_shape(x: tuple, shape) -> tuple:
+    """NumPy's reshape: one entry may be -1 (inferred); the sizes must agree."""
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if any(d < -1 for d in dims) or list(dims).count(-1) > 1:
+        raise ShapeError(f"cannot reshape to {dims}: sizes are ≥ 0, with at most one -1")
+    known = math.prod(d for d in dims if d != -1)
+    if -1 in dims:
+        if known == 0 or size_of(x) % known:
+            raise ShapeError(f"cannot reshape {size_of(x)} entries into {dims}")
+        dims = tuple(size_of(x) // known if d == -1 else d for d in dims)
+    if size_of(dims) != size_of(x):
+        raise ShapeError(f"cannot reshape {size_of(x)} entries into shape {dims}")
+    return dims
+
+
+def _broadcast_to_shape(x: tuple, shape) -> tuple:
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if any(d < 0 for d in dims) or len(dims) < len(x) or np.broadcast_shapes(x, dims) != dims:
+        raise ShapeError(f"shape {x} cannot be broadcast to {dims}")
+    return dims
+
+
+def _indexed_shape(shape: tuple, index) -> tuple:
+    """The shape of ``x[index]`` for ``x`` of this shape, from a stride-0 view: nothing allocated
+    but the result of an integer-array index (whose size the index itself bounds)."""
+    return np.broadcast_to(np.zeros((), dtype=np.bool_), shape)[index].shape
+
+
+def _scatter_shape(g: tuple, index, shape) -> tuple:
+    target = _indexed_shape(tuple(shape), index)
+    if np.broadcast_shapes(g, target) != target:
+        raise ShapeError(f"values of shape {g} do not fit the indexed shape {target}")
+    return tuple(shape)
 
 
 def _extremum_vjp(g, z, x, axis=None, keepdims=False):
@@ -248,75 +393,75 @@ def _mean_count(shape: tuple, axis) -> int:
 
 # ---- elementwise, unary ---------------------------------------------------------------------------
 
-negative = primitive("negative", operator.neg, symbol="−", grads=[
+negative = primitive("negative", operator.neg, symbol="−", shape=same_shape, grads=[
     ("x", lambda g, z, x: -g, r"\bar{x} \mathrel{+}= -\bar{z}"),
 ])
-exp = primitive("exp", np.exp, grads=[
+exp = primitive("exp", np.exp, shape=same_shape, grads=[
     ("x", lambda g, z, x: g * z, r"\bar{x} \mathrel{+}= \bar{z}\, e^{x}"),
 ])
-log = primitive("log", np.log, grads=[
+log = primitive("log", np.log, shape=same_shape, grads=[
     ("x", lambda g, z, x: g / x, r"\bar{x} \mathrel{+}= \bar{z} / x"),
 ])
-sin = primitive("sin", np.sin, grads=[
+sin = primitive("sin", np.sin, shape=same_shape, grads=[
     ("x", lambda g, z, x: g * cos(x), r"\bar{x} \mathrel{+}= \bar{z} \cos x"),
 ])
-cos = primitive("cos", np.cos, grads=[
+cos = primitive("cos", np.cos, shape=same_shape, grads=[
     ("x", lambda g, z, x: -g * sin(x), r"\bar{x} \mathrel{+}= -\bar{z} \sin x"),
 ])
-tan = primitive("tan", np.tan, grads=[
+tan = primitive("tan", np.tan, shape=same_shape, grads=[
     ("x", lambda g, z, x: g * (1.0 + z * z), r"\bar{x} \mathrel{+}= \bar{z}\,(1 + \tan^2 x)"),
 ])
-tanh = primitive("tanh", np.tanh, grads=[
+tanh = primitive("tanh", np.tanh, shape=same_shape, grads=[
     ("x", lambda g, z, x: g * (1.0 - z * z), r"\bar{x} \mathrel{+}= \bar{z}\,(1 - z^2)"),
 ])
-sigmoid = primitive("sigmoid", scipy.special.expit, symbol="σ", grads=[
+sigmoid = primitive("sigmoid", scipy.special.expit, symbol="σ", shape=same_shape, grads=[
     ("x", lambda g, z, x: g * (z * (1.0 - z)), r"\bar{x} \mathrel{+}= \bar{z}\, z (1 - z)"),
 ])
-relu = primitive("relu", lambda x: np.maximum(x, 0.0), grads=[
+relu = primitive("relu", lambda x: np.maximum(x, 0.0), shape=same_shape, grads=[
     ("x", lambda g, z, x: g * (raw(x) > 0), r"\bar{x} \mathrel{+}= \bar{z}\,[x > 0]"),
 ])
-softplus = primitive("softplus", lambda x: np.logaddexp(0.0, x), grads=[
+softplus = primitive("softplus", lambda x: np.logaddexp(0.0, x), shape=same_shape, grads=[
     ("x", lambda g, z, x: g * sigmoid(x), r"\bar{x} \mathrel{+}= \bar{z}\,\sigma(x)"),
 ])
-sqrt = primitive("sqrt", np.sqrt, symbol="√", grads=[
+sqrt = primitive("sqrt", np.sqrt, symbol="√", shape=same_shape, grads=[
     ("x", lambda g, z, x: g * (0.5 / z), r"\bar{x} \mathrel{+}= \bar{z} / (2\sqrt{x})"),
 ])
-abs = primitive("abs", np.abs, symbol="|·|", grads=[
+abs = primitive("abs", np.abs, symbol="|·|", shape=same_shape, grads=[
     ("x", lambda g, z, x: g * np.sign(raw(x)), r"\bar{x} \mathrel{+}= \bar{z}\,\operatorname{sign}(x)"),
 ])
 
 # ---- elementwise, binary (NumPy broadcasting; the VJPs sum it back with unbroadcast) -------------
 
-add = primitive("add", operator.add, symbol="+", grads=[
+add = primitive("add", operator.add, symbol="+", shape=broadcast, grads=[
     ("a", lambda g, z, a, b: unbroadcast(g, a.shape), r"\bar{a} \mathrel{+}= \bar{z}"),
     ("b", lambda g, z, a, b: unbroadcast(g, b.shape), r"\bar{b} \mathrel{+}= \bar{z}"),
 ])
-subtract = primitive("subtract", operator.sub, symbol="−", grads=[
+subtract = primitive("subtract", operator.sub, symbol="−", shape=broadcast, grads=[
     ("a", lambda g, z, a, b: unbroadcast(g, a.shape), r"\bar{a} \mathrel{+}= \bar{z}"),
     ("b", lambda g, z, a, b: unbroadcast(-g, b.shape), r"\bar{b} \mathrel{+}= -\bar{z}"),
 ])
-multiply = primitive("multiply", operator.mul, symbol="×", grads=[
+multiply = primitive("multiply", operator.mul, symbol="×", shape=broadcast, grads=[
     ("a", lambda g, z, a, b: unbroadcast(g * b, a.shape), r"\bar{a} \mathrel{+}= \bar{z}\, b"),
     ("b", lambda g, z, a, b: unbroadcast(g * a, b.shape), r"\bar{b} \mathrel{+}= \bar{z}\, a"),
 ])
-divide = primitive("divide", operator.truediv, symbol="÷", grads=[
+divide = primitive("divide", operator.truediv, symbol="÷", shape=broadcast, grads=[
     ("a", lambda g, z, a, b: unbroadcast(g / b, a.shape), r"\bar{a} \mathrel{+}= \bar{z} / b"),
     ("b", lambda g, z, a, b: unbroadcast(-g * z / b, b.shape), r"\bar{b} \mathrel{+}= -\bar{z}\, a / b^2"),
 ])
-power = primitive("power", operator.pow, symbol="^", grads=[
+power = primitive("power", operator.pow, symbol="^", shape=broadcast, grads=[
     ("a", lambda g, z, a, b: unbroadcast(g * b * a ** (b - 1.0), a.shape),
      r"\bar{a} \mathrel{+}= \bar{z}\, b\, a^{b-1}"),
     # log|a| (0 where a == 0) keeps the exponent's gradient finite; for a > 0 it is log a.
     ("b", lambda g, z, a, b: unbroadcast(g * z * log(abs(a) + (raw(a) == 0)), b.shape),
      r"\bar{b} \mathrel{+}= \bar{z}\, a^{b} \log a"),
 ])
-maximum = primitive("maximum", np.maximum, symbol="max", grads=[
+maximum = primitive("maximum", np.maximum, symbol="max", shape=broadcast, grads=[
     ("a", lambda g, z, a, b: unbroadcast(g * _binary_share(a, b, np.greater), a.shape),
      r"\bar{a} \mathrel{+}= \bar{z}\,[a > b]"),
     ("b", lambda g, z, a, b: unbroadcast(g * _binary_share(b, a, np.greater), b.shape),
      r"\bar{b} \mathrel{+}= \bar{z}\,[b > a]"),
 ])
-minimum = primitive("minimum", np.minimum, symbol="min", grads=[
+minimum = primitive("minimum", np.minimum, symbol="min", shape=broadcast, grads=[
     ("a", lambda g, z, a, b: unbroadcast(g * _binary_share(a, b, np.less), a.shape),
      r"\bar{a} \mathrel{+}= \bar{z}\,[a < b]"),
     ("b", lambda g, z, a, b: unbroadcast(g * _binary_share(b, a, np.less), b.shape),
@@ -325,27 +470,50 @@ minimum = primitive("minimum", np.minimum, symbol="min", grads=[
 
 # ---- reductions (axis=None or int or tuple; keepdims) ------------------------------------------
 
-sum = primitive("sum", np.sum, symbol="Σ", attrs=("axis", "keepdims"), grads=[
+
+def _reduction(numpy_reduce):
+    """A NumPy reduction that refuses an axis a scalar doesn't have: NumPy lets ``axis=0`` through
+    on a 0-d array (and SciPy's logsumexp turns it into shape (1,) with ``keepdims``)."""
+
+    def forward(x, axis=None, keepdims=False):
+        if axis is not None and np.ndim(x) == 0:
+            normalize_axes(axis, 0)  # raises, unless axis == ()
+        if keepdims and np.ndim(x) == 0:
+            keepdims = False  # a scalar keeps its shape () either way
+        return numpy_reduce(x, axis=axis, keepdims=keepdims)
+
+    forward.__name__ = numpy_reduce.__name__
+    return forward
+
+
+def _softmax_forward(x, axis=-1):
+    normalize_axes(axis, np.ndim(x))  # SciPy would take axis=-1 on a scalar
+    return scipy.special.softmax(x, axis=axis)
+
+
+sum = primitive("sum", _reduction(np.sum), symbol="Σ", attrs=("axis", "keepdims"), shape=reduced, grads=[
     ("x", lambda g, z, x, axis=None, keepdims=False: unreduce(g, x.shape, axis, keepdims),
      r"\bar{x}_i \mathrel{+}= \bar{z}"),
 ])
-mean = primitive("mean", np.mean, attrs=("axis", "keepdims"), grads=[
+mean = primitive("mean", _reduction(np.mean), attrs=("axis", "keepdims"), shape=reduced, grads=[
     ("x", lambda g, z, x, axis=None, keepdims=False:
         unreduce(g, x.shape, axis, keepdims) * (1.0 / _mean_count(x.shape, axis)),
      r"\bar{x}_i \mathrel{+}= \bar{z} / n"),
 ])
-max = primitive("max", np.max, attrs=("axis", "keepdims"), grads=[
+max = primitive("max", _reduction(np.max), attrs=("axis", "keepdims"), shape=_extremum_shape, grads=[
     ("x", _extremum_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}\,[x_i = z] / \#\{j : x_j = z\}"),
 ])
-min = primitive("min", np.min, attrs=("axis", "keepdims"), grads=[
+min = primitive("min", _reduction(np.min), attrs=("axis", "keepdims"), shape=_extremum_shape, grads=[
     ("x", _extremum_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}\,[x_i = z] / \#\{j : x_j = z\}"),
 ])
-logsumexp = primitive("logsumexp", scipy.special.logsumexp, symbol="LSE", attrs=("axis", "keepdims"), grads=[
+logsumexp = primitive("logsumexp", _reduction(scipy.special.logsumexp), symbol="LSE", attrs=("axis", "keepdims"),
+                      shape=reduced, grads=[
     ("x", lambda g, z, x, axis=None, keepdims=False:
         unreduce(g, x.shape, axis, keepdims) * exp(x - (z if keepdims else reshape(z, kept_shape(x.shape, axis)))),
      r"\bar{x}_i \mathrel{+}= \bar{z}\, e^{x_i - z}"),
 ])
-softmax = primitive("softmax", lambda x, axis=-1: scipy.special.softmax(x, axis=axis), attrs=("axis",), grads=[
+softmax = primitive("softmax", _softmax_forward, attrs=("axis",),
+                    shape=_softmax_shape, grads=[
     ("x", lambda g, z, x, axis=-1: z * (g - sum(g * z, axis=axis, keepdims=True)),
      r"\bar{x} \mathrel{+}= z \odot (\bar{z} - \langle \bar{z}, z \rangle)"),
 ])
@@ -358,20 +526,22 @@ def _inverse_axes(axes, ndim: int):
     return None if axes is None else tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
 
 
-transpose = primitive("transpose", lambda x, axes=None: np.transpose(x, axes), symbol="ᵀ", attrs=("axes",), grads=[
+transpose = primitive("transpose", lambda x, axes=None: np.transpose(x, axes), symbol="ᵀ", attrs=("axes",),
+                      shape=_transpose_shape, grads=[
     ("x", lambda g, z, x, axes=None: transpose(g, axes=_inverse_axes(axes, len(x.shape))),
      r"\bar{x} \mathrel{+}= \bar{z}^\top"),
 ])
-reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape), attrs=("shape",), grads=[
+reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape), attrs=("shape",), shape=_reshape_shape, grads=[
     ("x", lambda g, z, x, shape: reshape(g, x.shape), r"\bar{x} \mathrel{+}= \operatorname{reshape}(\bar{z})"),
 ])
 # A real copy, not NumPy's read-only stride-0 view: BLAS would take a slow path on such a view.
 broadcast_to = primitive(
-    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape).copy(), symbol="bcast", attrs=("shape",), grads=[
+    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape).copy(), symbol="bcast", attrs=("shape",),
+    shape=_broadcast_to_shape, grads=[
         ("x", lambda g, z, x, shape: unbroadcast(g, x.shape),
          r"\bar{x} \mathrel{+}= \textstyle\sum_{\text{copies}} \bar{z}"),
     ])
-identity = primitive("identity", lambda x: x, symbol="id", grads=[
+identity = primitive("identity", lambda x: x, symbol="id", shape=same_shape, grads=[
     ("x", lambda g, z, x: g, r"\bar{x} \mathrel{+}= \bar{z}"),
 ])
 
@@ -382,11 +552,12 @@ def _scatter_forward(g, index, shape):
     return out
 
 
-getitem = primitive("getitem", lambda x, index: x[index], symbol="[ ]", attrs=("index",), grads=[
+getitem = primitive("getitem", lambda x, index: x[index], symbol="[ ]", attrs=("index",), shape=_indexed_shape, grads=[
     ("x", lambda g, z, x, index: scatter(g, index=index, shape=x.shape),
      r"\bar{x}[\text{idx}] \mathrel{+}= \bar{z}"),
 ])
 # The VJP of indexing: a zero array with `g` added at `index` (np.add.at, so repeated indices add).
-scatter = primitive("scatter", _scatter_forward, symbol="scatter", attrs=("index", "shape"), grads=[
+scatter = primitive("scatter", _scatter_forward, symbol="scatter", attrs=("index", "shape"), shape=_scatter_shape,
+                    grads=[
     ("g", lambda g, z, x, index, shape: getitem(g, index=index), r"\bar{g} \mathrel{+}= \bar{z}[\text{idx}]"),
 ])

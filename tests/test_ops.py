@@ -2,7 +2,9 @@
 
 One line per op in ``CASES``; ``test_every_op_has_cases`` fails when an op is added to the table
 without a line here. Each case is checked to first order (the NumPy fast path of the VJPs) and to
-second order (the same VJPs run on Vars, as nested ``grad`` runs them).
+second order (the same VJPs run on Vars, as nested ``grad`` runs them). The same sweep checks each
+op's abstract rules: its shape rule gives the shape the forward returns, and refuses the operand
+shapes the forward refuses (each case's operands swapped, one at a time, for a pool of shapes).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 import core as ad
-from core.ops import Op, apply
+from core.ops import OPS, Op, apply
 
 UNARY_SHAPES = [(), (3,), (2, 3), (2, 2, 3)]
 BINARY_SHAPES = [
@@ -153,6 +155,89 @@ def test_forward_agrees_with_numpy_on_plain_arrays(name):
         plain = fn(*args)
         traced = fn(*[ad.Var(a) for a in args])
         np.testing.assert_allclose(traced.value, plain, rtol=1e-12, atol=1e-12)
+
+
+# ---- the abstract rules: shape and cost --------------------------------------------------------------
+
+
+def _op_nodes(fn, args) -> list:
+    """Every op node a case builds (the op under test, and any op the case wraps it in)."""
+    out = fn(*[ad.Var(a) for a in args])
+    return [node for node in ad.toposort(out) if node.op is not None]
+
+
+def _own_attrs(node) -> dict:
+    """The attrs the op was called with, without what its forward saved (LU factors ...)."""
+    return {k: v for k, v in node.attrs.items() if k in node.op.attrs}
+
+
+def test_every_op_declares_its_rules():
+    for op in OPS.values():
+        assert callable(op.shape_rule), f"{op.name} has no shape rule"
+        assert op.cost_rule is None or callable(op.cost_rule), f"{op.name}'s cost rule is not callable"
+
+
+@pytest.mark.parametrize("name,i,fn,args", ALL_CASES, ids=[f"{n}-{i}" for n, i, _, _ in ALL_CASES])
+def test_shape_rule_gives_the_forward_shape(name, i, fn, args):
+    for node in _op_nodes(fn, args):
+        shapes = [p.shape for p in node.parents]
+        shape, cost = node.op.abstract_eval(*shapes, **_own_attrs(node))
+        assert shape == node.shape, f"{node.op.name}{tuple(shapes)}: rule {shape}, forward {node.shape}"
+        assert type(cost) is int and cost >= 0
+        assert node.op.shape(*shapes, **_own_attrs(node)) == shape and node.op.cost(*shapes, **_own_attrs(node)) == cost
+
+
+SHAPE_POOL = [(), (1,), (2,), (3,), (4,), (1, 3), (2, 3), (3, 2), (3, 3), (2, 2, 3), (2, 3, 3), (2, 1, 3)]
+
+
+def _operand(shape, rng):
+    """Random entries; a square (stack of) matrices gets 3 I added, so it is far from singular."""
+    x = rng.standard_normal(shape)
+    if len(shape) >= 2 and shape[-1] == shape[-2]:
+        x = x + 3.0 * np.eye(shape[-1])
+    return x
+
+
+def _forward_shape(op, shapes, attrs, rng):
+    """The forward's output shape on random operands of these shapes, or None if it refuses them."""
+    try:
+        with np.errstate(all="ignore"):
+            return apply(op, [_operand(s, rng) for s in shapes], attrs).shape
+    except ad.LinAlgError:  # refused for the values (singular, indefinite), not for the shapes
+        return op.shape(*shapes, **attrs)
+    except ad.ShapeError:
+        return None
+
+
+def _rule_shape(op, shapes, attrs):
+    try:
+        return op.shape(*shapes, **attrs)
+    except ad.ShapeError as exc:
+        assert exc.op == op.name and str(shapes[0]) in str(exc), f"unclear message: {exc}"
+        return None
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_shape_rule_refuses_what_the_forward_refuses(name):
+    rng = _rng(6)
+    op, tried = OPS[name], set()
+    for fn, args in CASES[name]:
+        for node in _op_nodes(fn, args):
+            if node.op is not op:
+                continue
+            attrs, shapes = _own_attrs(node), [p.shape for p in node.parents]
+            for position in range(len(shapes)):
+                for alternative in SHAPE_POOL:
+                    trial = shapes[:position] + [alternative] + shapes[position + 1:]
+                    key = (tuple(trial), repr(attrs))
+                    if key in tried:
+                        continue
+                    tried.add(key)
+                    expected, declared = _forward_shape(op, trial, attrs, rng), _rule_shape(op, trial, attrs)
+                    assert declared == expected, (
+                        f"{name}{tuple(trial)} {attrs}: the forward gives {expected}, the rule {declared} "
+                        "(None: refused)")
+    assert tried, f"no case of {name} calls {name}"
 
 
 def _sin_with_wrong_vjp(relative_error):
