@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import AutodiffError
-from .var import GRAD_INPUT, Var
+from .var import GradScope, Var
 
 
 def toposort(output: Var) -> list:
@@ -52,8 +52,8 @@ def toposort(output: Var) -> list:
 
 def _active_nodes(order: list, wrt: set):
     """The nodes of ``order`` that depend on ``wrt`` (only they need a gradient), as a set and in
-    order, and whether ``order`` holds the input of an enclosing ``grad`` (then gradients must
-    themselves be differentiable)."""
+    order, and whether ``order`` holds the input of an enclosing ``grad`` that is still running
+    (then gradients must themselves be differentiable)."""
     active = set()
     active_order = []
     nested = False
@@ -64,7 +64,7 @@ def _active_nodes(order: list, wrt: set):
             continue
         parents = node.parents
         if not parents:
-            nested = nested or node.attrs is GRAD_INPUT
+            nested = nested or (type(node.attrs) is GradScope and node.attrs.active)
             continue
         for parent in parents:
             if parent in active:

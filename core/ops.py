@@ -449,7 +449,9 @@ divide = primitive("divide", operator.truediv, symbol="÷", shape=broadcast, gra
     ("b", lambda g, z, a, b: unbroadcast(-g * z / b, b.shape), r"\bar{b} \mathrel{+}= -\bar{z}\, a / b^2"),
 ])
 power = primitive("power", operator.pow, symbol="^", shape=broadcast, grads=[
-    ("a", lambda g, z, a, b: unbroadcast(g * b * a ** (b - 1.0), a.shape),
+    # Where b == 0 the exponent b - 1 becomes 0 (any finite one would do): b·a^(b-1) is then
+    # 0·1 = 0, not 0·0⁻¹ = nan at a = 0; the second derivative inherits the same fix.
+    ("a", lambda g, z, a, b: unbroadcast(g * b * a ** (b - 1.0 + (raw(b) == 0)), a.shape),
      r"\bar{a} \mathrel{+}= \bar{z}\, b\, a^{b-1}"),
     # log|a| (0 where a == 0) keeps the exponent's gradient finite; for a > 0 it is log a.
     ("b", lambda g, z, a, b: unbroadcast(g * z * log(abs(a) + (raw(a) == 0)), b.shape),

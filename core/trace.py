@@ -34,7 +34,7 @@ import numpy as np
 from .backward import Recording, backward, toposort
 from .errors import AutodiffError
 from .linalg import trace as matrix_trace
-from .var import GRAD_INPUT, Var, input_leaf
+from .var import GradScope, Var, input_leaf, is_grad_input
 
 _NONE_ARRIVED = ((), ())
 _new_tuple = tuple.__new__
@@ -426,7 +426,7 @@ def _public_attrs(attrs) -> tuple:
 def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:
     if v.op is not None:
         kind, label = "op", v.name or v.op.symbol
-    elif is_input or v.attrs is GRAD_INPUT:
+    elif is_input or is_grad_input(v):
         kind, label = "input", v.name or f"x{i}"
     else:
         value = v._value
@@ -477,8 +477,12 @@ def trace_function(f, *args, names=None) -> Trace:
         names = [params[i] if i < len(params) else f"x{i}" for i in range(len(args))]
     if len(names) != len(args):
         raise AutodiffError(f"trace got {len(args)} arguments but {len(names)} names")
-    leaves = [input_leaf(a, name) for a, name in zip(args, names)]
-    out = f(*leaves)
-    if type(out) is not Var:
-        raise AutodiffError("the function's output does not depend on its inputs; nothing to trace")
-    return Trace.build(out, dict(zip(names, leaves)))
+    scope = GradScope()
+    try:
+        leaves = [input_leaf(a, scope, name) for a, name in zip(args, names)]
+        out = f(*leaves)
+        if type(out) is not Var:
+            raise AutodiffError("the function's output does not depend on its inputs; nothing to trace")
+        return Trace.build(out, dict(zip(names, leaves)))
+    finally:
+        scope.active = False

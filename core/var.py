@@ -14,6 +14,7 @@ graphs are what a lecture draws, and what the micrograd-style benchmark measures
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from types import MappingProxyType
 
 import numpy as np
@@ -186,18 +187,45 @@ class Var:
 
 # Shared, read-only attrs for ops that have none (most of them): no dict per node.
 _NO_ATTRS = MappingProxyType({})
-# The attrs of a leaf made by grad/jacobian/trace for a differentiated argument. The backward
-# pass looks for it to tell that it runs inside an enclosing grad (see backward._active_nodes).
-GRAD_INPUT = MappingProxyType({})
 
 
-def input_leaf(value, name: str | None = None) -> Var:
-    """A fresh leaf for a differentiated argument; a Var argument (nested grad) gets an identity
-    node on top, so the inner and the outer derivative never confuse their variables."""
+class GradScope(Mapping):
+    """The (empty) attrs of the leaves one ``grad``/``jacobian``/``trace`` call makes for its
+    differentiated arguments, and whether that call is still running.
+
+    The backward pass builds differentiable gradients exactly when its graph holds a leaf of a
+    scope that is still ``active``: it then runs inside an enclosing ``grad``. A finished call's
+    leaves (the inner ``grad`` of ``grad(grad(f, argnums=1), argnums=0)``) no longer count, so a
+    top-level ``grad`` always returns plain arrays. One object per call: no global state.
+    """
+
+    __slots__ = ("active",)
+
+    def __init__(self):
+        self.active = True
+
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def is_grad_input(var: Var) -> bool:
+    """Whether ``var`` is a leaf that a grad/jacobian/trace call made for an argument."""
+    return type(var.attrs) is GradScope
+
+
+def input_leaf(value, scope: GradScope, name: str | None = None) -> Var:
+    """A fresh leaf of ``scope`` for a differentiated argument; a Var argument (nested grad) gets
+    an identity node on top, so the inner and the outer derivative never confuse their variables."""
     if type(value) is Var:
         return _ops.identity(value)
     leaf = Var(value, name)
-    leaf.attrs = GRAD_INPUT
+    leaf.attrs = scope
     return leaf
 
 # The operators above need the op functions, which need Var: import them last to break the cycle.

@@ -326,3 +326,31 @@ def test_two_threads_differentiate_at_once():
         for g, e in zip(got, expected["mlp"]):
             np.testing.assert_array_equal(g, e)
     assert all(got == expected["chain"] for got in results["chain"])
+
+
+# ---- wrong before issue 10 (each of these failed) ---------------------------------------------------
+
+
+def test_power_with_exponent_zero_or_one_at_zero_is_not_nan():
+    """The VJP computed 0 · 0⁻¹ = nan; the derivative of x⁰ is 0 and of x¹ is 1 everywhere."""
+    assert ad.grad(lambda x: ad.power(x, 0.0))(0.0) == 0.0
+    assert ad.grad(lambda x: x ** 1.0)(0.0) == 1.0
+    assert ad.grad(ad.grad(lambda x: x ** 1.0))(0.0) == 0.0
+    assert ad.grad(ad.grad(lambda x: x ** 2.0))(0.0) == 2.0
+    np.testing.assert_array_equal(ad.grad(lambda x: ad.sum(x ** 0.0))(np.array([0.0, 2.0])), [0.0, 0.0])
+
+
+def test_mixed_partials_are_plain_numbers():
+    """The inner grad's input is not an enclosing grad's: a top-level grad never returns a Var."""
+    f = lambda x, y: ad.sin(ad.sin(x) + ad.sin(y))  # noqa: E731
+    d2 = ad.grad(ad.grad(f, argnums=1), argnums=0)(0.3, 0.5)
+    assert type(d2) is np.float64
+    u = np.sin(0.3) + np.sin(0.5)
+    assert d2 == pytest.approx(-np.sin(u) * np.cos(0.3) * np.cos(0.5), rel=1e-14)
+    x, y = np.array([0.3, 0.4]), np.array([0.5, 0.6])
+    g = ad.grad(lambda x, y: ad.sum(ad.grad(lambda y: ad.sum(f(x, y)))(y) * x), argnums=0)(x, y)
+    assert type(g) is np.ndarray
+    inner = ad.grad(lambda x, y: ad.sum(f(x, y)), argnums=1)
+    h = ad.grad(lambda x, y: ad.sum(inner(x, y)), argnums=0)(x, y)
+    assert type(h) is np.ndarray
+    np.testing.assert_allclose(h, -np.sin(np.sin(x) + np.sin(y)) * np.cos(x) * np.cos(y), rtol=1e-14)
