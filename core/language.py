@@ -59,10 +59,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from . import linalg as _linalg
 from . import ops as _ops
 from .errors import AutodiffError, ExpressionError
-from .ops import OPS
+from .ops import FUNCTIONS as ENGINE_FUNCTIONS
 from .var import Var, as_value, raw
 
 
@@ -98,13 +97,12 @@ _HIDDEN_OPS = frozenset({"getitem", "scatter"})
 
 
 def _function_table() -> MappingProxyType:
-    """Every public function of the op table by its op name, plus the composite ``dot``."""
-    table = {}
-    for module in (_ops, _linalg):
-        for name, value in vars(module).items():
-            if name in OPS and name not in _HIDDEN_OPS and getattr(value, "op", None) is OPS[name]:
-                table[name] = _Function(name, value, OPS[name].arg_names, OPS[name].attrs)
-    table["dot"] = _Function("dot", _linalg.dot, ("a", "b"))
+    """Every public function of the engine (``core.ops.FUNCTIONS``: the op table's primitives
+    and the compositions of them) by name, except the hidden ones and those returning a tuple,
+    which a program cannot hold."""
+    table = {name: _Function(name, public.function, public.operands, public.attrs)
+             for name, public in ENGINE_FUNCTIONS.items()
+             if name not in _HIDDEN_OPS and not public.returns_tuple}
     return MappingProxyType(dict(sorted(table.items())))
 
 

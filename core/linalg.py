@@ -13,9 +13,7 @@ positive definite (a covariance; half the work) and from LU otherwise. A singula
 that is not positive definite, or a negative determinant under ``logdet`` raises ``LinAlgError``
 naming the op, never a silent NaN.
 
-``matmul`` follows NumPy: 1-D operands are promoted to a row (left) or a column (right) and the
-added axis dropped again; leading axes are batch axes and broadcast. Every other op here takes one
-square 2-D matrix.
+Every op here takes one square 2-D matrix.
 """
 
 from __future__ import annotations
@@ -26,7 +24,9 @@ from scipy.linalg.blas import dgemm
 from scipy.linalg.lapack import dgecon, dgetrf, dpotrf
 
 from .errors import LinAlgError, ShapeError
-from .ops import primitive, reshape, size_of, transpose, unbroadcast
+from .ops_products import matmul, outer
+from .ops_shape import transpose
+from .optable import composite, primitive, size_of
 from .var import Var, raw
 
 _EPS = np.finfo(np.float64).eps
@@ -96,136 +96,8 @@ def _lu(op: str, A):
     return lu, piv
 
 
-def _mT(x):
-    """Swap the last two axes (the matrix transpose of a batch of matrices)."""
-    if x.ndim == 2:
-        return transpose(x)
-    return transpose(x, axes=tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
-
-
 def _is_graph(*xs) -> bool:
     return any(type(x) is Var for x in xs)
-
-
-# ---- matmul ---------------------------------------------------------------------------------------
-
-
-def _matmul_forward(a, b):
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError("matmul does not take scalars; use * to scale")
-    return np.matmul(a, b)
-
-
-def _as_matrices(g, a, b):
-    """View 1-D operands (and ``g``) as matrices, as np.matmul does, so one formula serves all."""
-    a2 = reshape(a, (1,) + a.shape) if a.ndim == 1 else a
-    b2 = reshape(b, b.shape + (1,)) if b.ndim == 1 else b
-    out = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1])
-    g2 = reshape(g, out) if g.shape != out else g
-    return g2, a2, b2
-
-
-def _matmul_vjp_a(g, z, a, b):
-    if type(g) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2:
-        return g @ b.T  # the common case, on plain arrays: nothing to promote or unbroadcast
-    g2, a2, b2 = _as_matrices(g, a, b)
-    ga = unbroadcast(matmul(g2, _mT(b2)), a2.shape)
-    return reshape(ga, a.shape) if ga.shape != a.shape else ga
-
-
-def _matmul_vjp_b(g, z, a, b):
-    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim == 2 and b.ndim == 2:
-        return a.T @ g
-    g2, a2, b2 = _as_matrices(g, a, b)
-    gb = unbroadcast(matmul(_mT(a2), g2), b2.shape)
-    return reshape(gb, b.shape) if gb.shape != b.shape else gb
-
-
-def _matmul_dims(a: tuple, b: tuple) -> tuple:
-    """(batch shape, m, k, n) of ``a @ b`` under NumPy's rules, or ValueError."""
-    if not a or not b:
-        raise ValueError("matmul does not take scalars; use * to scale")
-    a2 = (1,) + a if len(a) == 1 else a
-    b2 = b + (1,) if len(b) == 1 else b
-    if a2[-1] != b2[-2]:
-        raise ValueError(f"the inner sizes {a2[-1]} and {b2[-2]} differ")
-    return np.broadcast_shapes(a2[:-2], b2[:-2]), a2[-2], a2[-1], b2[-1]
-
-
-def _matmul_shape(a: tuple, b: tuple) -> tuple:
-    batch, m, _, n = _matmul_dims(a, b)
-    return batch + ((m,) if len(a) > 1 else ()) + ((n,) if len(b) > 1 else ())
-
-
-def _matmul_cost(a: tuple, b: tuple) -> int:
-    batch, m, k, n = _matmul_dims(a, b)
-    return size_of(batch) * m * k * n
-
-
-matmul = primitive("matmul", _matmul_forward, symbol="@", shape=_matmul_shape, cost=_matmul_cost, grads=[
-    ("A", _matmul_vjp_a, r"\bar{A} \mathrel{+}= \bar{z}\, B^\top"),
-    ("B", _matmul_vjp_b, r"\bar{B} \mathrel{+}= A^\top \bar{z}"),
-])
-
-
-def dot(a, b):
-    """NumPy's ``dot`` for scalars, vectors and matrices: a product, an inner product or a matmul."""
-    if np.ndim(raw(a)) == 0 or np.ndim(raw(b)) == 0:
-        return a * b
-    if np.ndim(raw(a)) > 2 or np.ndim(raw(b)) > 2:
-        raise ShapeError("dot takes at most 2-D operands; use matmul for batches", op="dot")
-    return matmul(a, b)
-
-
-def _outer_forward(a, b):
-    if a.ndim != 1 or b.ndim != 1:
-        raise ValueError("outer takes two vectors")
-    return np.outer(a, b)
-
-
-def _outer_shape(a: tuple, b: tuple) -> tuple:
-    if len(a) != 1 or len(b) != 1:
-        raise ValueError("outer takes two vectors")
-    return a + b
-
-
-outer = primitive("outer", _outer_forward, symbol="⊗", shape=_outer_shape, grads=[
-    ("a", lambda g, z, a, b: matmul(g, b), r"\bar{a} \mathrel{+}= \bar{z}\, b"),
-    ("b", lambda g, z, a, b: matmul(a, g), r"\bar{b} \mathrel{+}= \bar{z}^\top a"),
-])
-
-
-# ---- trace and diag -------------------------------------------------------------------------------
-
-
-def _trace_forward(A):
-    _square("trace", A)
-    return np.trace(A)
-
-
-trace = primitive("trace", _trace_forward, symbol="tr", shape=_number_of_square("trace"), grads=[
-    ("A", lambda g, z, A: g * np.eye(A.shape[0]), r"\bar{A} \mathrel{+}= \bar{z}\, I"),
-])
-
-
-def _diag_forward(x):
-    if x.ndim not in (1, 2):
-        raise ValueError("diag takes a vector (to make a diagonal matrix) or a matrix (to read its diagonal)")
-    return np.diag(x).copy()
-
-
-# diag is its own VJP: reading a diagonal and building a diagonal matrix are adjoint to each other.
-def _diag_shape(x: tuple) -> tuple:
-    if len(x) == 1:
-        return (x[0], x[0])
-    if len(x) == 2:
-        return (min(x),)
-    raise ValueError("diag takes a vector (to make a diagonal matrix) or a matrix (to read its diagonal)")
-
-
-diag = primitive("diag", _diag_forward, shape=_diag_shape, grads=[
-    ("x", lambda g, z, x: diag(g), r"\bar{x} \mathrel{+}= \operatorname{diag}(\bar{z})"),
-])
 
 
 # ---- solve, inv, det, logdet ----------------------------------------------------------------------
@@ -365,6 +237,7 @@ logdet = primitive("logdet", _logdet_forward, symbol="log det", saves=True,
 ], doc="log det A for det A > 0 (covariances); a LinAlgError otherwise. Through Cholesky or LU.")
 
 
+@composite("slogdet", operands=("A",), returns_tuple=True)
 def slogdet(A):
     """``(sign, log|det A|)`` as NumPy returns them; ``sign`` is a constant (its gradient is 0)."""
     out = logabsdet(A)

@@ -33,7 +33,7 @@ import numpy as np
 
 from .backward import Recording, backward, toposort
 from .errors import AutodiffError
-from .linalg import trace as matrix_trace
+from .ops_shape import trace as matrix_trace
 from .var import GradScope, Var, input_leaf, is_grad_input
 
 _NONE_ARRIVED = ((), ())

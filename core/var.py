@@ -156,10 +156,10 @@ class Var:
         return _ops.power(other, self)
 
     def __matmul__(self, other):
-        return _linalg.matmul(self, other)
+        return _ops.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _linalg.matmul(other, self)
+        return _ops.matmul(other, self)
 
     def __neg__(self):
         return _ops.negative(self)
@@ -229,5 +229,4 @@ def input_leaf(value, scope: GradScope, name: str | None = None) -> Var:
     return leaf
 
 # The operators above need the op functions, which need Var: import them last to break the cycle.
-from . import linalg as _linalg  # noqa: E402
 from . import ops as _ops  # noqa: E402
