@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .errors import AutodiffError
+from .errors import AutodiffError, ShapeError
 
 _FLOAT64 = np.float64
 
@@ -75,8 +75,19 @@ class Var:
 
     __slots__ = ("_value", "parents", "op", "attrs", "name", "loc", "__weakref__")
 
-    # NumPy must not treat a Var as an object array: `ndarray * Var` defers to Var.__rmul__.
-    __array_ufunc__ = None
+    # Nodes are dict and set keys by identity; == compares values (below), as in NumPy.
+    __hash__ = object.__hash__
+
+    # NumPy's dispatch protocols: numpy.sin(v), ndarray * v, numpy.sum(v) run the engine's ops
+    # (numpy_dispatch.py); numpy.asarray(v) is refused, since it would cut the graph.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _dispatch.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _dispatch.array_function(func, args, kwargs)
+
+    def __array__(self, dtype=None, copy=None):
+        _dispatch.array_conversion()
 
     def __init__(self, value, name: str | None = None, parents: tuple | None = None, op=None,
                  attrs=None):
@@ -117,6 +128,32 @@ class Var:
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        """As NumPy's: the truth of the one entry; ambiguous (an error) for more entries."""
+        if self._value.size != 1:
+            raise ShapeError(f"the truth value of a Var with {self._value.size} entries is ambiguous; "
+                             "use any(...) or all(...) on a comparison such as (x > 0)", shapes=(self.shape,))
+        return bool(self._value)
+
+    # ---- comparisons: plain boolean arrays, no node (they have no derivative), as in autograd --
+    def __eq__(self, other):
+        return self._value == raw(other)
+
+    def __ne__(self, other):
+        return self._value != raw(other)
+
+    def __lt__(self, other):
+        return self._value < raw(other)
+
+    def __le__(self, other):
+        return self._value <= raw(other)
+
+    def __gt__(self, other):
+        return self._value > raw(other)
+
+    def __ge__(self, other):
+        return self._value >= raw(other)
 
     def __repr__(self) -> str:
         what = f"op={self.op.name}" if self.op is not None else "leaf"
@@ -229,4 +266,5 @@ def input_leaf(value, scope: GradScope, name: str | None = None) -> Var:
     return leaf
 
 # The operators above need the op functions, which need Var: import them last to break the cycle.
+from . import numpy_dispatch as _dispatch  # noqa: E402
 from . import ops as _ops  # noqa: E402

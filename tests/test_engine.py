@@ -354,3 +354,34 @@ def test_mixed_partials_are_plain_numbers():
     h = ad.grad(lambda x, y: ad.sum(inner(x, y)), argnums=0)(x, y)
     assert type(h) is np.ndarray
     np.testing.assert_allclose(h, -np.sin(np.sin(x) + np.sin(y)) * np.cos(x) * np.cos(y), rtol=1e-14)
+
+
+def test_comparisons_give_plain_boolean_arrays():
+    x = ad.Var(2.0)
+    assert (x == 2.0) is np.True_ and (x != 2.0) is np.False_
+    v = ad.Var([1.0, 2.0, 3.0])
+    for result, expected in ((v == 2.0, [False, True, False]), (v != 2.0, [True, False, True]),
+                             (v < 2.0, [True, False, False]), (v <= 2.0, [True, True, False]),
+                             (v > 2.0, [False, False, True]), (v >= 2.0, [False, True, True]),
+                             (2.0 < v, [False, False, True]),  # noqa: SIM300 (the reflected form)
+                             (np.ones(3) == v, [True, False, False]), (v == v, [True, True, True])):
+        assert type(result) is np.ndarray and result.dtype == bool
+        np.testing.assert_array_equal(result, expected)
+    assert np.sum(v == 2.0) == 1 and ad.sum(v > 1.0) == 2.0
+    assert ad.grad(lambda x: x * 3.0 if x > 0 else -x)(2.0) == 3.0  # control flow on a comparison
+
+
+def test_bool_of_a_var_is_numpy_s():
+    assert bool(ad.Var(2.0)) and not bool(ad.Var(0.0)) and bool(ad.Var([3.0]))
+    with pytest.raises(ad.AutodiffError, match="ambiguous"):
+        bool(ad.Var([1.0, 2.0]))
+
+
+def test_numpy_functions_on_a_var_use_the_engine():
+    v = ad.Var([1.0, 2.0, 3.0])
+    total = np.sum(v)
+    assert type(total) is ad.Var and total.op.name == "sum" and float(total.value) == 6.0
+    assert np.sin(v).op.name == "sin" and (np.ones(3) * v).op.name == "multiply"
+    np.testing.assert_allclose(ad.grad(lambda x: np.sum(np.exp(x) * x))(np.zeros(2)), [1.0, 1.0])
+    with pytest.raises(ad.AutodiffError, match="core"):
+        np.fft.fft(v)
