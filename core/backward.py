@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import AutodiffError
+from .ops_shape import unbroadcast
 from .var import GradScope, Var
 
 
@@ -154,10 +155,13 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, ord
             else:
                 contribution = vjps[position](g, ans, *args)
             if contribution.shape != parent._value.shape:
-                raise AutodiffError(
-                    f"internal error: the VJP of {op.name} for argument {position} has shape "
-                    f"{contribution.shape}, expected {parent._value.shape}", op=op.name,
-                )
+                if op.broadcasts:  # the parent was broadcast: sum its copies' gradients back
+                    contribution = unbroadcast(contribution, parent._value.shape)
+                else:
+                    raise AutodiffError(
+                        f"internal error: the VJP of {op.name} for argument {position} has shape "
+                        f"{contribution.shape}, expected {parent._value.shape}", op=op.name,
+                    )
             previous = get(parent)
             accumulated = contribution if previous is None else previous + contribution
             grads[parent] = accumulated

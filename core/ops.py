@@ -45,23 +45,45 @@ from .linalg import cholesky, det, inv, logabsdet, logdet, slogdet, solve
 from .ops_elementwise import (
     abs,
     add,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    clip,
     cos,
+    cosh,
     divide,
     exp,
+    exp2,
+    expm1,
+    hypot,
     log,
+    log1p,
+    log2,
+    log10,
     maximum,
     minimum,
+    mod,
     multiply,
     negative,
     power,
+    reciprocal,
     relu,
     sigmoid,
+    sign,
     sin,
+    sinh,
     softplus,
     sqrt,
+    square,
     subtract,
     tan,
     tanh,
+    where,
+    zeros_like,
 )
 from .ops_products import dot, matmul, outer
 from .ops_reduce import logsumexp, max, mean, min, softmax, sum
@@ -93,13 +115,8 @@ from .optable import (
     size_of,
 )
 
-__all__ = [
-    "OPS", "FUNCTIONS", "Op", "Public", "apply", "primitive", "composite",
-    "broadcast", "reduced", "same_shape", "size_of", "kept_shape", "normalize_axes", "unbroadcast", "unreduce",
-    "abs", "add", "cos", "divide", "exp", "log", "maximum", "minimum", "multiply", "negative", "power",
-    "relu", "sigmoid", "sin", "softplus", "sqrt", "subtract", "tan", "tanh",
-    "logsumexp", "max", "mean", "min", "softmax", "sum",
-    "broadcast_to", "diag", "getitem", "identity", "reshape", "scatter", "trace", "transpose",
-    "dot", "matmul", "outer",
-    "cholesky", "det", "inv", "logabsdet", "logdet", "slogdet", "solve",
+# Every public function by name (primitives and compositions), then the table's own helpers.
+__all__ = sorted(FUNCTIONS) + [
+    "OPS", "FUNCTIONS", "Op", "Public", "apply", "primitive", "composite", "broadcast", "reduced", "same_shape",
+    "size_of", "kept_shape", "normalize_axes", "unbroadcast", "unreduce", "zeros_like",
 ]

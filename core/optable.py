@@ -57,6 +57,9 @@ class Op:
     shape_rule: Callable | None = None  # (*operand shapes, **attrs) -> output shape
     cost_rule: Callable | None = None  # (*operand shapes, **attrs) -> work; None: the default
     variadic: bool = False  # any number of operands, one VJP and one rule for all of them
+    # Broadcasts its operands (its shape rule is `broadcast`): the backward pass sums what a VJP
+    # returns over the broadcast axes (unbroadcast), so the VJPs are the local derivative alone.
+    broadcasts: bool = False
 
     def shape(self, *shapes, **attrs) -> tuple:
         """The output shape of this op on operands of these shapes, without running it.
@@ -145,7 +148,8 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
     variadic = call != "operands"
     if variadic:
         vjps, rules = _EveryOperand(vjps[0], True), _EveryOperand(rules[0], False)
-    op = Op(name, symbol or name, forward, arg_names, vjps, rules, saves, doc, tuple(attrs), shape, cost, variadic)
+    op = Op(name, symbol or name, forward, arg_names, vjps, rules, saves, doc, tuple(attrs), shape, cost, variadic,
+            shape is broadcast)
     _TABLE[name] = op
     n_operands = len(arg_names)
 

@@ -44,6 +44,31 @@ def binary(fn, low_a=None, low_b=None):
     return [(fn, (_sample(sa, rng, low_a), _sample(sb, rng, low_b))) for sa, sb in BINARY_SHAPES]
 
 
+TERNARY_SHAPES = [((), (), ()), ((2, 3), (2, 3), (2, 3)), ((2, 3), (3,), ()), ((3,), (2, 1), (2, 3)),
+                  ((2, 1), (1, 3), (3,)), ((2, 2, 3), (2, 3), (1, 3))]
+
+
+def where_cases():
+    """where(c, x, y) over broadcasting patterns; c is a constant (its gradient is 0 by convention)."""
+    rng = _rng(7)
+    cases = []
+    for sc, sx, sy in TERNARY_SHAPES:
+        c = rng.random(sc) > 0.5
+        cases.append((lambda x, y, c=c: ad.where(c, x, y), (rng.standard_normal(sx), rng.standard_normal(sy))))
+    return cases
+
+
+def clip_cases():
+    """Bounds as numbers, as arrays that broadcast with x, or only one of them."""
+    rng = _rng(8)
+    x = rng.standard_normal((2, 3))
+    return [(lambda x: ad.clip(x, -0.5, 0.5), (x,)),
+            (lambda x: ad.clip(x, a_min=-0.3), (rng.standard_normal(4),)),
+            (lambda x: ad.clip(x, None, 0.2), (rng.standard_normal(()),)),
+            (lambda x: ad.clip(x, np.array([-1.0, -0.2, 0.0]), 0.4), (x,)),
+            (lambda x: ad.clip(x, -0.4, np.array([[0.1], [0.7]])), (rng.standard_normal(3),))]
+
+
 def reduction(fn, **extra):
     """Every axis choice, with and without keepdims, on a 2×3 matrix; plus a scalar and a vector."""
     rng = _rng(3)
@@ -83,6 +108,27 @@ CASES = {
     "softplus": unary(ad.softplus),
     "sqrt": unary(ad.sqrt, low=0.5),
     "abs": unary(ad.abs),
+    "exp2": unary(ad.exp2),
+    "expm1": unary(ad.expm1),
+    "log2": unary(ad.log2, low=0.5),
+    "log10": unary(ad.log10, low=0.5),
+    "log1p": unary(ad.log1p, low=-0.5),
+    "square": unary(ad.square),
+    "reciprocal": unary(ad.reciprocal, low=0.5),
+    "arcsin": unary(ad.arcsin, low=-0.7),
+    "arccos": unary(ad.arccos, low=-0.7),
+    "arctan": unary(ad.arctan),
+    "sinh": unary(ad.sinh),
+    "cosh": unary(ad.cosh),
+    "arcsinh": unary(ad.arcsinh),
+    "arccosh": unary(ad.arccosh, low=1.2),
+    "arctanh": unary(ad.arctanh, low=-0.7),
+    "sign": unary(ad.sign),
+    "hypot": binary(ad.hypot),
+    "arctan2": binary(ad.arctan2),
+    "mod": binary(ad.mod, low_b=0.5),
+    "where": where_cases(),
+    "clip": clip_cases(),
     "add": binary(ad.add),
     "subtract": binary(ad.subtract),
     "multiply": binary(ad.multiply),
