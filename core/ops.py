@@ -3,7 +3,9 @@ by side, gathered here from the themed modules that declare them.
 
     ops_elementwise  unary functions, binary ones with broadcasting, piecewise ones
     ops_reduce       reductions (axis, keepdims), scans, softmax
-    ops_shape        reshaping, indexing, broadcasting, diagonals
+    ops_shape        reshaping, permuting, indexing, broadcasting, repeating
+    ops_matrix       triangles and diagonals: tril, triu, diagonal, trace, diag
+    ops_join         arrays from several Vars (stack, concatenate, array) and split into several
     ops_products     matmul, outer, dot and the other contractions
     linalg           factorizations: solve, inv, det, logdet, cholesky ...
 
@@ -85,16 +87,26 @@ from .ops_elementwise import (
     where,
     zeros_like,
 )
+from .ops_join import array, array_split, atleast_1d, atleast_2d, atleast_3d, concatenate, hstack, split, stack, vstack
+from .ops_matrix import diag, diagonal, trace, tril, triu
 from .ops_products import dot, matmul, outer
-from .ops_reduce import logsumexp, max, mean, min, softmax, sum
+from .ops_reduce import cumsum, logsumexp, max, mean, min, prod, softmax, std, sum, var
 from .ops_shape import (
     broadcast_to,
-    diag,
+    expand_dims,
+    flatten,
+    flip,
     getitem,
     identity,
+    moveaxis,
+    ravel,
+    repeat,
     reshape,
+    roll,
     scatter,
-    trace,
+    squeeze,
+    swapaxes,
+    tile,
     transpose,
     unbroadcast,
     unreduce,

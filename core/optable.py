@@ -119,7 +119,10 @@ FUNCTIONS = MappingProxyType(_FUNCTIONS)  # every public function by name, also 
 
 
 class _EveryOperand:
-    """The VJPs (or rules) of a variadic op: one for every position, told which position it is."""
+    """The VJPs (or rules) of a variadic op: one for every position, told which position it is.
+
+    Indexing gives it for any position; iterating gives the one declared (so code that lists an
+    op's rules sees one rule, not an endless sequence)."""
 
     __slots__ = ("item", "positional")
 
@@ -128,6 +131,12 @@ class _EveryOperand:
 
     def __getitem__(self, position: int):
         return functools.partial(self.item, position) if self.positional else self.item
+
+    def __iter__(self):
+        return iter((self.item,))
+
+    def __len__(self) -> int:
+        return 1
 
 
 def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, saves=False, doc="",

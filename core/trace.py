@@ -33,7 +33,7 @@ import numpy as np
 
 from .backward import Recording, backward, toposort
 from .errors import AutodiffError
-from .ops_shape import trace as matrix_trace
+from .ops_matrix import trace as matrix_trace
 from .var import GradScope, Var, input_leaf, is_grad_input
 
 _NONE_ARRIVED = ((), ())
@@ -452,7 +452,7 @@ def _backward_step(record: Recording, k: int, ids: dict) -> BackwardStep:
     ))
 
 
-def trace(f_or_matrix, *args, names=None):
+def trace(f_or_matrix, *args, names=None, **matrix_trace_attrs):
     """``trace(f, *args)`` records a Trace; ``trace(A)`` is the matrix trace (the op).
 
     Both meanings are public API under the one name (``ad.trace``), told apart by the first
@@ -461,7 +461,7 @@ def trace(f_or_matrix, *args, names=None):
     """
     if callable(f_or_matrix):
         return trace_function(f_or_matrix, *args, names=names)
-    return matrix_trace(f_or_matrix, *args)
+    return matrix_trace(f_or_matrix, *args, **matrix_trace_attrs)
 
 
 def trace_function(f, *args, names=None) -> Trace:

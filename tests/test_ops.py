@@ -9,6 +9,8 @@ shapes the forward refuses (each case's operands swapped, one at a time, for a p
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,24 @@ def reduction(fn, **extra):
     return cases
 
 
+def moment(fn):
+    """var/std: every axis choice with keepdims, ddof 0 and 1, on a 2×3 matrix; a vector; a scalar."""
+    rng = _rng(9)
+    cases = [(fn, (rng.standard_normal(4),)), (lambda x: fn(x, ddof=1), (rng.standard_normal(5),)),
+             (fn, (rng.standard_normal(()),))]
+    for axis in AXES:
+        for keepdims, ddof in ((False, 0), (True, 1)):
+            cases.append((lambda x, a=axis, k=keepdims, d=ddof: fn(x, axis=a, ddof=d, keepdims=k),
+                          (rng.standard_normal((2, 3)),)))
+    return cases
+
+
+def with_zeros(shape, zeros, seed=10):
+    x = _rng(seed).standard_normal(shape)
+    x.flat[list(zeros)] = 0.0
+    return x
+
+
 def spd(n, seed=0):
     q = _rng(seed).standard_normal((n, n))
     return q @ q.T / n + np.eye(n)
@@ -140,7 +160,20 @@ CASES = {
     "mean": reduction(ad.mean),
     "max": reduction(ad.max),
     "min": reduction(ad.min),
-    "logsumexp": reduction(ad.logsumexp),
+    "logsumexp": reduction(ad.logsumexp) + [
+        (lambda x: ad.logsumexp(x, b=0.5), (R.standard_normal(3),)),
+        (lambda x: ad.logsumexp(x, axis=1, b=np.array([0.5, 1.0, 2.0])), (R.standard_normal((2, 3)),)),
+        (lambda x: ad.logsumexp(x, axis=0, b=np.array([[0.2], [0.7]]), keepdims=True), (R.standard_normal(3),))],
+    "prod": reduction(ad.prod) + [
+        (ad.prod, (with_zeros(4, [1]),)), (ad.prod, (with_zeros(4, [0, 2]),)),
+        (lambda x: ad.prod(x, axis=1), (with_zeros((2, 3), [1, 4]),)),
+        (lambda x: ad.prod(x, axis=(0, 1), keepdims=True), (with_zeros((2, 3), [5]),))],
+    "var": moment(ad.var),
+    "std": moment(ad.std),
+    "cumsum": [(ad.cumsum, (R.standard_normal(()),)), (ad.cumsum, (R.standard_normal(4),)),
+               (ad.cumsum, (R.standard_normal((2, 3)),)),
+                   (lambda x: ad.cumsum(x, axis=0), (R.standard_normal((2, 3)),)),
+               (lambda x: ad.cumsum(x, -1), (R.standard_normal((2, 2, 3)),))],
     "softmax": [(lambda x: ad.softmax(x) * np.arange(4.0), (R.standard_normal(4),)),
                 (lambda x: ad.softmax(x, axis=0) * SOFTMAX_WEIGHTS, (R.standard_normal((2, 3)),))],
     "transpose": [(ad.transpose, (R.standard_normal((2, 3)),)),
@@ -151,6 +184,48 @@ CASES = {
     "broadcast_to": [(lambda x: ad.broadcast_to(x, (2, 3)), (R.standard_normal(3),)),
                      (lambda x: ad.broadcast_to(x, (2, 3)), (R.standard_normal(()),))],
     "identity": unary(ad.identity),
+    "swapaxes": [(lambda x: ad.swapaxes(x, 0, 2), (R.standard_normal((2, 3, 4)),)),
+                 (lambda x: ad.swapaxes(x, -1, 0), (R.standard_normal((2, 3)),))],
+    "moveaxis": [(lambda x: ad.moveaxis(x, 0, -1), (R.standard_normal((2, 3, 4)),)),
+                 (lambda x: ad.moveaxis(x, (0, 1), (-1, -3)), (R.standard_normal((2, 3, 4)),))],
+    "ravel": [(ad.ravel, (R.standard_normal((2, 3)),)), (ad.ravel, (R.standard_normal(()),))],
+    "squeeze": [(ad.squeeze, (R.standard_normal((2, 1, 3)),)),
+                (lambda x: ad.squeeze(x, 1), (R.standard_normal((2, 1, 1)),)),
+                (ad.squeeze, (R.standard_normal(1),))],
+    "expand_dims": [(lambda x: ad.expand_dims(x, 1), (R.standard_normal((2, 3)),)),
+                    (lambda x: ad.expand_dims(x, (0, -1)), (R.standard_normal(3),))],
+    "flip": [(ad.flip, (R.standard_normal((2, 3)),)), (lambda x: ad.flip(x, 0), (R.standard_normal((2, 3)),)),
+             (lambda x: ad.flip(x, (0, -1)), (R.standard_normal((2, 2, 3)),))],
+    "roll": [(lambda x: ad.roll(x, 1), (R.standard_normal(4),)),
+             (lambda x: ad.roll(x, 2, axis=1), (R.standard_normal((2, 3)),)),
+             (lambda x: ad.roll(x, (1, -1), axis=(0, 1)), (R.standard_normal((2, 3)),)),
+             (lambda x: ad.roll(x, -4), (R.standard_normal((2, 3)),))],
+    "repeat": [(lambda x: ad.repeat(x, 2), (R.standard_normal(3),)),
+               (lambda x: ad.repeat(x, 2, axis=0), (R.standard_normal((2, 3)),)),
+               (lambda x: ad.repeat(x, np.array([1, 0, 2]), axis=1), (R.standard_normal((2, 3)),)),
+               (lambda x: ad.repeat(x, 3), (R.standard_normal((2, 3)),))],
+    "tile": [(lambda x: ad.tile(x, 2), (R.standard_normal(3),)),
+             (lambda x: ad.tile(x, (2, 1)), (R.standard_normal((2, 3)),)),
+             (lambda x: ad.tile(x, (2, 2)), (R.standard_normal(3),)),
+             (lambda x: ad.tile(x, 2), (R.standard_normal(()),)),
+             (lambda x: ad.tile(x, 2), (R.standard_normal((2, 3)),))],
+    "tril": [(ad.tril, (R.standard_normal((3, 3)),)), (lambda x: ad.tril(x, 1), (R.standard_normal((3, 4)),)),
+             (lambda x: ad.tril(x, k=-1), (R.standard_normal((2, 3, 3)),))],
+    "triu": [(ad.triu, (R.standard_normal((3, 3)),)), (lambda x: ad.triu(x, 1), (R.standard_normal((3, 4)),)),
+             (lambda x: ad.triu(x, k=-1), (R.standard_normal((2, 3, 3)),))],
+    "diagonal": [(ad.diagonal, (R.standard_normal((3, 3)),)),
+                 (lambda x: ad.diagonal(x, 1), (R.standard_normal((3, 4)),)),
+                 (lambda x: ad.diagonal(x, -1, 1, 2), (R.standard_normal((2, 3, 4)),)),
+                 (lambda x: ad.diagonal(x, axis1=2, axis2=0), (R.standard_normal((2, 3, 4)),))],
+    "stack": [(lambda a, b: ad.stack([a, b]), (R.standard_normal(3), R.standard_normal(3))),
+              (lambda a, b: ad.stack((a, b), axis=1), (R.standard_normal((2, 3)), R.standard_normal((2, 3)))),
+              (lambda a, b, c: ad.stack([a, b, c], -1), tuple(R.standard_normal((3,)))),
+              (lambda a: ad.stack([a, 2.0 * a, np.ones(2)]), (R.standard_normal(2),))],
+    "concatenate": [
+        (lambda a, b: ad.concatenate([a, b]), (R.standard_normal((2, 3)), R.standard_normal((1, 3)))),
+        (lambda a, b: ad.concatenate((a, b), axis=1), (R.standard_normal((2, 3)), R.standard_normal((2, 1)))),
+        (lambda a, b: ad.concatenate([a, b], axis=None), (R.standard_normal((2, 3)), R.standard_normal(2))),
+        (lambda a, b: ad.concatenate([b, a, b], -1), (R.standard_normal((2, 2, 3)), R.standard_normal((2, 2, 1))))],
     "getitem": [(lambda x: x[1], (R.standard_normal(3),)), (lambda x: x[:, 1], (R.standard_normal((2, 3)),)),
                 (lambda x: x[1:3], (R.standard_normal(4),)),
                 (lambda x: x[np.array([0, 0, 2])], (R.standard_normal(3),))],
@@ -163,8 +238,14 @@ CASES = {
                (ad.matmul, (R.standard_normal((2, 3)), R.standard_normal((2, 3, 4)))),
                (ad.matmul, (R.standard_normal((1, 2, 3)), R.standard_normal((2, 3, 1))))],
     "outer": [(ad.outer, (R.standard_normal(3), R.standard_normal(2)))],
-    "trace": [(ad.trace, (R.standard_normal((3, 3)),))],
-    "diag": [(ad.diag, (R.standard_normal(3),)), (ad.diag, (R.standard_normal((3, 3)),))],
+    "trace": [(ad.trace, (R.standard_normal((3, 3)),)), (lambda x: ad.trace(x, 1), (R.standard_normal((3, 4)),)),
+              (lambda x: ad.trace(x, offset=-1), (R.standard_normal((4, 3)),)),
+              (lambda x: ad.trace(x, offset=2), (R.standard_normal((5, 6, 4, 3)),)),
+              (lambda x: ad.trace(x, 0, 2, 1), (R.standard_normal((2, 3, 3)),))],
+    "diag": [(ad.diag, (R.standard_normal(3),)), (lambda x: ad.diag(x, 1), (R.standard_normal(3),)),
+             (lambda x: ad.diag(x, k=-2), (R.standard_normal(2),)), (ad.diag, (R.standard_normal((3, 3)),)),
+             (lambda x: ad.diag(x, -1), (R.standard_normal((3, 4)),)),
+             (lambda x: ad.diag(x, 2), (R.standard_normal((3, 4)),))],
     "solve": [(ad.solve, (square(3), R.standard_normal(3))), (ad.solve, (square(3, 1), R.standard_normal((3, 2))))],
     "inv": [(ad.inv, (square(3),))],
     "det": [(ad.det, (square(3),)), (ad.det, (-square(3, 2),))],
@@ -172,6 +253,44 @@ CASES = {
     "logdet": [(ad.logdet, (spd(3),))],
     "cholesky": [(symmetrized(ad.cholesky), (spd(3),)), (symmetrized(ad.cholesky), (spd(1, 1),))],
 }
+
+
+# The compositions of primitives (FUNCTIONS without an op): checked the same way, to second order.
+COMPOSITE_CASES = {
+    "dot": [(ad.dot, (R.standard_normal(3), R.standard_normal(3))),
+            (ad.dot, (R.standard_normal(()), R.standard_normal(3)))],
+    "slogdet": [(lambda A: ad.slogdet(A)[1], (-square(3, 2),))],
+    "flatten": [(ad.flatten, (R.standard_normal((2, 3)),))],
+    "atleast_1d": [(ad.atleast_1d, (R.standard_normal(()),)), (ad.atleast_1d, (R.standard_normal(2),))],
+    "atleast_2d": [(ad.atleast_2d, (R.standard_normal(()),)), (ad.atleast_2d, (R.standard_normal(3),))],
+    "atleast_3d": [(ad.atleast_3d, (R.standard_normal(3),)), (ad.atleast_3d, (R.standard_normal((2, 3)),))],
+    "hstack": [(lambda a, b: ad.hstack([a, b]), (R.standard_normal(3), R.standard_normal(2))),
+               (lambda a, b: ad.hstack((a, b)), (R.standard_normal((2, 3)), R.standard_normal((2, 1)))),
+               (lambda a: ad.hstack([a, 1.0, a]), (R.standard_normal(()),))],
+    "vstack": [(lambda a, b: ad.vstack([a, b]), (R.standard_normal(3), R.standard_normal(3))),
+               (lambda a, b: ad.vstack((a, b)), (R.standard_normal((2, 3)), R.standard_normal(3)))],
+    "array": [(lambda x: ad.array([x, x * 1.0, x + 2.5]), (R.standard_normal(()),)),
+              (lambda x: ad.array([[x, x * 1.0, x + 2.5], [x ** 2, x, x / 2.0]]), (1.0 + R.random(()),)),
+              (lambda x: ad.array([[2 * x, x + 1], [x, x]]), (R.standard_normal((3, 2)),)),
+              (lambda x: ad.array(x), (R.standard_normal(2),))],
+    "split": [(lambda x: ad.split(x, 2)[0] * ad.split(x, 2)[1], (R.standard_normal(4),)),
+              (lambda x: ad.split(x, [1, 3], axis=1)[1], (R.standard_normal((2, 4)),))],
+    "array_split": [(lambda x: ad.array_split(x, 2)[0], (R.standard_normal(5),)),
+                    (lambda x: ad.stack([ad.sum(p) for p in ad.array_split(x, 3, axis=1)]),
+                     (R.standard_normal((2, 4)),))],
+}
+ALL_COMPOSITE_CASES = [(name, i, fn, args) for name, cases in COMPOSITE_CASES.items()
+                       for i, (fn, args) in enumerate(cases)]
+
+
+def test_every_composition_has_cases():
+    compositions = {name for name, public in ad.FUNCTIONS.items() if public.op is None}
+    assert compositions == set(COMPOSITE_CASES), "compositions without a case, or cases without a composition"
+
+
+@pytest.mark.parametrize("name,i,fn,args", ALL_COMPOSITE_CASES, ids=[f"{n}-{i}" for n, i, _, _ in ALL_COMPOSITE_CASES])
+def test_compositions_to_second_order(name, i, fn, args):
+    ad.check_grads(fn, *args, order=2, rtol=1e-4, atol=1e-6)
 
 
 def test_every_op_has_cases():
@@ -247,7 +366,8 @@ def _operand(shape, rng):
 def _forward_shape(op, shapes, attrs, rng):
     """The forward's output shape on random operands of these shapes, or None if it refuses them."""
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # var with ddof ≥ n, means of nothing: NumPy warns
             return apply(op, [_operand(s, rng) for s in shapes], attrs).shape
     except ad.LinAlgError:  # refused for the values (singular, indefinite), not for the shapes
         return op.shape(*shapes, **attrs)
