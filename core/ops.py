@@ -89,7 +89,7 @@ from .ops_elementwise import (
 )
 from .ops_join import array, array_split, atleast_1d, atleast_2d, atleast_3d, concatenate, hstack, split, stack, vstack
 from .ops_matrix import diag, diagonal, trace, tril, triu
-from .ops_products import dot, matmul, outer
+from .ops_products import dot, einsum, inner, kron, matmul, outer, tensordot
 from .ops_reduce import cumsum, logsumexp, max, mean, min, prod, softmax, std, sum, var
 from .ops_shape import (
     broadcast_to,

@@ -60,6 +60,15 @@ class Op:
     # Broadcasts its operands (its shape rule is `broadcast`): the backward pass sums what a VJP
     # returns over the broadcast axes (unbroadcast), so the VJPs are the local derivative alone.
     broadcasts: bool = False
+    # (position, attrs) -> the rule for one node, when it depends on the attrs (einsum shows the
+    # einsum that computes each VJP); None: rules[position] for every node.
+    rule_for: Callable | None = None
+
+    def rule(self, position: int, attrs) -> str:
+        """The LaTeX rule of the VJP for operand ``position`` of a node with these attrs."""
+        if self.rule_for is not None:
+            return self.rule_for(position, attrs)
+        return self.rules[position]
 
     def shape(self, *shapes, **attrs) -> tuple:
         """The output shape of this op on operands of these shapes, without running it.
@@ -140,14 +149,15 @@ class _EveryOperand:
 
 
 def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, saves=False, doc="",
-              call="operands"):
+              call="operands", rule_for=None):
     """Declare a primitive and return its public function.
 
     ``grads`` lists, per operand in order, ``(arg_name, vjp, latex_rule)`` (one entry for a
     variadic op); ``attrs`` names the non-differentiable parameters (``axis``, ``keepdims``,
     ``shape`` ...). ``shape`` and ``cost`` are the abstract rules (see ``Op.shape`` and
     ``Op.cost``): ``shape`` is required, ``cost`` defaults to the number of entries read or
-    written. ``call`` says how the function is called (module docstring). The returned function
+    written. ``call`` says how the function is called (module docstring); ``rule_for``, if given,
+    makes each node's rule from its attrs (``Op.rule``). The returned function
     runs ``forward`` directly on plain values (no graph, no overhead) and records a node as soon
     as one operand is a ``Var``.
     """
@@ -158,7 +168,7 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
     if variadic:
         vjps, rules = _EveryOperand(vjps[0], True), _EveryOperand(rules[0], False)
     op = Op(name, symbol or name, forward, arg_names, vjps, rules, saves, doc, tuple(attrs), shape, cost, variadic,
-            shape is broadcast)
+            shape is broadcast, rule_for)
     _TABLE[name] = op
     n_operands = len(arg_names)
 
@@ -194,7 +204,8 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
 
     elif call == "subscripts":
 
-        def function(subscripts, *operands, **kwargs):  # noqa: F811
+        def function(subscripts, *operands, optimize=None, **kwargs):  # noqa: F811
+            # NumPy's optimize= is accepted and ignored: the forward picks the contraction order.
             if not isinstance(subscripts, str):
                 raise TypeError(f"{name}() takes the subscripts (a string) first, like {name}('ij,jk->ik', A, B)")
             return run(operands, {"subscripts": subscripts, **kwargs})

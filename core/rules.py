@@ -16,7 +16,7 @@ _PLAIN = (
     (re.compile(r"\^\{-\\top\}"), "⁻ᵀ"),
     (re.compile(r"\^\\top"), "ᵀ"),
     (re.compile(r"\\(?:,|;|!|quad|textstyle)"), " "),
-    (re.compile(r"\\(?:operatorname|text|mathrm)\{([^{}]*)\}"), "\\1"),
+    (re.compile(r"\\(?:operatorname|text|mathrm|mathbf)\{([^{}]*)\}"), "\\1"),
     (re.compile(r"\\odot"), "⊙"),
     (re.compile(r"\\langle"), "⟨"),
     (re.compile(r"\\rangle"), "⟩"),

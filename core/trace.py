@@ -443,11 +443,12 @@ def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:
 
 
 def _backward_step(record: Recording, k: int, ids: dict) -> BackwardStep:
-    rules = record.nodes[k].op.rules
+    node = record.nodes[k]
+    op, attrs = node.op, node.attrs
     return _new_tuple(BackwardStep, (
-        ids[record.nodes[k]], record.grads[k],
+        ids[node], record.grads[k],
         tuple([_new_tuple(Contribution, (ids[record.parents[i]], record.positions[i], record.values[i],
-                                         record.accumulated[i], rules[record.positions[i]]))
+                                         record.accumulated[i], op.rule(record.positions[i], attrs)))
                for i in record.contributions(k)]),
     ))
 

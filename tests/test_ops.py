@@ -238,6 +238,25 @@ CASES = {
                (ad.matmul, (R.standard_normal((2, 3)), R.standard_normal((2, 3, 4)))),
                (ad.matmul, (R.standard_normal((1, 2, 3)), R.standard_normal((2, 3, 1))))],
     "outer": [(ad.outer, (R.standard_normal(3), R.standard_normal(2)))],
+    "einsum": [(lambda a, b, sub=sub: ad.einsum(sub, a, b), args) for sub, args in (
+        ("ij,jk->ik", (R.standard_normal((2, 3)), R.standard_normal((3, 4)))),
+        ("ijk,lji->lki", (R.standard_normal((3, 4, 4)), R.standard_normal((4, 4, 3)))),
+        ("...jk,...lj->...lk", (R.standard_normal((3, 4, 4)), R.standard_normal((3, 4, 4)))),
+        ("...ij,jk", (R.standard_normal((2, 1, 2, 3)), R.standard_normal((3, 2)))),  # implicit output
+        ("i,i->i", (R.standard_normal(1), R.standard_normal(3))),  # a size-1 axis broadcasts
+        ("ij,ij->", (R.standard_normal((2, 3)), R.standard_normal((2, 3)))))] + [
+        (lambda x: ad.einsum("ii->i", x), (R.standard_normal((3, 3)),)),  # a diagonal
+        (lambda x: ad.einsum("ij->ji", x), (R.standard_normal((3, 4)),)),
+        (lambda x: ad.einsum("iij->j", x), (R.standard_normal((2, 2, 3)),)),
+        (lambda x: ad.einsum("i->", x), (R.standard_normal(4),)),
+        (lambda a, b, c: ad.einsum("ijk,lji,lli->lki", a, b, c),
+         (R.standard_normal((3, 4, 4)), R.standard_normal((4, 4, 3)), R.standard_normal((4, 4, 3))))],
+    "tensordot": [(lambda a, b, axes=axes: ad.tensordot(a, b, axes), args) for axes, args in (
+        (2, (R.standard_normal((2, 3, 4)), R.standard_normal((3, 4, 2)))),
+        ([(0,), (0,)], (R.standard_normal(3), R.standard_normal((3, 4, 2)))),
+        ([(1, 0), (2, 1)], (R.standard_normal((2, 3)), R.standard_normal((2, 2, 3, 4)))),
+        (1, (R.standard_normal((2, 2)), R.standard_normal((2, 2, 4)))),
+        (0, (R.standard_normal(2), R.standard_normal(3))))],
     "trace": [(ad.trace, (R.standard_normal((3, 3)),)), (lambda x: ad.trace(x, 1), (R.standard_normal((3, 4)),)),
               (lambda x: ad.trace(x, offset=-1), (R.standard_normal((4, 3)),)),
               (lambda x: ad.trace(x, offset=2), (R.standard_normal((5, 6, 4, 3)),)),
@@ -258,7 +277,15 @@ CASES = {
 # The compositions of primitives (FUNCTIONS without an op): checked the same way, to second order.
 COMPOSITE_CASES = {
     "dot": [(ad.dot, (R.standard_normal(3), R.standard_normal(3))),
-            (ad.dot, (R.standard_normal(()), R.standard_normal(3)))],
+            (ad.dot, (R.standard_normal(()), R.standard_normal(3))),
+            (ad.dot, (R.standard_normal((2, 3, 4)), R.standard_normal((2, 4, 3)))),
+            (ad.dot, (R.standard_normal((2, 3, 4)), R.standard_normal(4)))],
+    "inner": [(ad.inner, (R.standard_normal(3), R.standard_normal(3))),
+              (ad.inner, (R.standard_normal((2, 3)), R.standard_normal((4, 3)))),
+              (ad.inner, (R.standard_normal(()), R.standard_normal(3)))],
+    "kron": [(ad.kron, (R.standard_normal((2, 3)), R.standard_normal((3, 2)))),
+             (ad.kron, (R.standard_normal(3), R.standard_normal((2, 2)))),
+             (ad.kron, (R.standard_normal(()), R.standard_normal(2)))],
     "slogdet": [(lambda A: ad.slogdet(A)[1], (-square(3, 2),))],
     "flatten": [(ad.flatten, (R.standard_normal((2, 3)),))],
     "atleast_1d": [(ad.atleast_1d, (R.standard_normal(()),)), (ad.atleast_1d, (R.standard_normal(2),))],
