@@ -110,7 +110,12 @@ def square(n, seed=0):
 
 def symmetrized(fn):
     """fn of the symmetric part: the convention for ops that read only one triangle (cholesky)."""
-    return lambda A: fn(0.5 * (A + ad.transpose(A)))
+    return lambda A: fn(0.5 * (A + ad.swapaxes(A, -1, -2)))
+
+
+def stack_of(make, n, count=2):
+    """A stack of ``count`` n×n matrices from ``make(n, seed)``."""
+    return np.stack([make(n, seed) for seed in range(count)])
 
 
 R = _rng(4)
@@ -265,12 +270,18 @@ CASES = {
              (lambda x: ad.diag(x, k=-2), (R.standard_normal(2),)), (ad.diag, (R.standard_normal((3, 3)),)),
              (lambda x: ad.diag(x, -1), (R.standard_normal((3, 4)),)),
              (lambda x: ad.diag(x, 2), (R.standard_normal((3, 4)),))],
-    "solve": [(ad.solve, (square(3), R.standard_normal(3))), (ad.solve, (square(3, 1), R.standard_normal((3, 2))))],
-    "inv": [(ad.inv, (square(3),))],
-    "det": [(ad.det, (square(3),)), (ad.det, (-square(3, 2),))],
-    "logabsdet": [(ad.logabsdet, (square(3),)), (ad.logabsdet, (-square(3, 2),))],
-    "logdet": [(ad.logdet, (spd(3),))],
-    "cholesky": [(symmetrized(ad.cholesky), (spd(3),)), (symmetrized(ad.cholesky), (spd(1, 1),))],
+    "solve": [(ad.solve, (square(3), R.standard_normal(3))), (ad.solve, (square(3, 1), R.standard_normal((3, 2)))),
+              (ad.solve, (stack_of(square, 3), R.standard_normal(3))),
+              (ad.solve, (stack_of(square, 3), R.standard_normal((2, 3, 2)))),
+              (ad.solve, (square(3), R.standard_normal((2, 3, 1)))),
+              (ad.solve, (stack_of(square, 2, 3)[None], R.standard_normal((2, 1, 2, 2))))],
+    "inv": [(ad.inv, (square(3),)), (ad.inv, (stack_of(square, 3),))],
+    "det": [(ad.det, (square(3),)), (ad.det, (-square(3, 2),)), (ad.det, (stack_of(square, 3),))],
+    "logabsdet": [(ad.logabsdet, (square(3),)), (ad.logabsdet, (-square(3, 2),)),
+                  (ad.logabsdet, (stack_of(square, 2, 3),))],
+    "logdet": [(ad.logdet, (spd(3),)), (ad.logdet, (stack_of(spd, 3),)), (ad.logdet, (square(3),))],
+    "cholesky": [(symmetrized(ad.cholesky), (spd(3),)), (symmetrized(ad.cholesky), (spd(1, 1),)),
+                 (symmetrized(ad.cholesky), (stack_of(spd, 3),))],
 }
 
 
