@@ -7,7 +7,8 @@ by side, gathered here from the themed modules that declare them.
     ops_matrix       triangles and diagonals: tril, triu, diagonal, trace, diag
     ops_join         arrays from several Vars (stack, concatenate, array) and split into several
     ops_products     matmul, outer, dot and the other contractions
-    linalg           factorizations: solve, inv, det, logdet, cholesky ...
+    linalg           factorizations: solve, inv, det, logdet, cholesky (matrices or stacks)
+    linalg_spectral  svd, eigh, pinv, norm
 
 A primitive is a NumPy forward plus, for each argument, a vector-Jacobian product (VJP) and the
 rule it implements in LaTeX (``optable.primitive`` declares one). In the rules ``z`` is the op's
@@ -44,6 +45,7 @@ textbook flop counts for factorizations. Most declarations name one of the share
 from __future__ import annotations
 
 from .linalg import cholesky, det, inv, logabsdet, logdet, slogdet, solve
+from .linalg_spectral import eigh, eigh_vectors, eigvalsh, norm, pinv, svd, svd_u, svd_vh, svdvals
 from .ops_elementwise import (
     abs,
     add,

@@ -323,6 +323,15 @@ def apply(op: Op, args, attrs) -> Var:
     return Var(value, None, parents, op, attrs or _NO_ATTRS)
 
 
+def record(op: Op, parents: tuple, value, attrs) -> Var:
+    """A node of ``op`` whose value the caller already has from the op's own forward: how a
+    composition with several outputs (``svd``: U, s and Vᵀ) makes one node per output from one
+    factorization instead of one factorization per output."""
+    if type(value) is not _FLOAT64 and np.ndim(value) == 0:
+        value = _FLOAT64(value)
+    return Var(value, None, tuple(parents), op, attrs or _NO_ATTRS)
+
+
 def _shape_error(op: Op, args, exc: Exception, shapes_given: bool = False) -> ShapeError:
     """The one message for operands that don't fit, from the forward or from the shape rule."""
     shapes = tuple(args) if shapes_given else tuple(np.shape(raw(a)) for a in args)

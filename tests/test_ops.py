@@ -113,6 +113,12 @@ def symmetrized(fn):
     return lambda A: fn(0.5 * (A + ad.swapaxes(A, -1, -2)))
 
 
+def weighted(fn, shape, seed=11):
+    """sum(fn(x) · W)² with fixed weights: every entry of a matrix output matters, nonlinearly."""
+    weights = _rng(seed).standard_normal(shape)
+    return lambda x: ad.sum(fn(x) * weights) ** 2
+
+
 def stack_of(make, n, count=2):
     """A stack of ``count`` n×n matrices from ``make(n, seed)``."""
     return np.stack([make(n, seed) for seed in range(count)])
@@ -282,10 +288,39 @@ CASES = {
     "logdet": [(ad.logdet, (spd(3),)), (ad.logdet, (stack_of(spd, 3),)), (ad.logdet, (square(3),))],
     "cholesky": [(symmetrized(ad.cholesky), (spd(3),)), (symmetrized(ad.cholesky), (spd(1, 1),)),
                  (symmetrized(ad.cholesky), (stack_of(spd, 3),))],
+    "svdvals": [(weighted(ad.svdvals, 2), (R.standard_normal((3, 2)),)),
+                (weighted(ad.svdvals, 2), (R.standard_normal((2, 4)),)),
+                (weighted(ad.svdvals, (2, 3)), (R.standard_normal((2, 3, 3)),))],
+    "svd_u": [(weighted(ad.svd_u, (3, 2)), (R.standard_normal((3, 2)),)),
+              (weighted(ad.svd_u, (2, 2)), (R.standard_normal((2, 3)),)),
+              (weighted(ad.svd_u, (2, 3, 3)), (R.standard_normal((2, 3, 3)),))],
+    "svd_vh": [(weighted(ad.svd_vh, (2, 2)), (R.standard_normal((3, 2)),)),
+               (weighted(ad.svd_vh, (2, 3)), (R.standard_normal((2, 3)),)),
+               (weighted(ad.svd_vh, (2, 3, 3)), (R.standard_normal((2, 3, 3)),))],
+    "eigvalsh": [(symmetrized(weighted(ad.eigvalsh, 3)), (R.standard_normal((3, 3)),)),
+                 (symmetrized(weighted(ad.eigvalsh, (2, 3))), (R.standard_normal((2, 3, 3)),))],
+    "eigh_vectors": [(symmetrized(weighted(ad.eigh_vectors, (3, 3))), (R.standard_normal((3, 3)),)),
+                     (symmetrized(weighted(ad.eigh_vectors, (2, 3, 3))), (R.standard_normal((2, 3, 3)),))],
+    "pinv": [(weighted(ad.pinv, (2, 3)), (R.standard_normal((3, 2)),)),
+             (weighted(ad.pinv, (3, 2)), (R.standard_normal((2, 3)),)),
+             (weighted(ad.pinv, (2, 2, 3)), (R.standard_normal((2, 3, 2)),))],
+    "norm": [(lambda x, o=o, a=a, k=k: ad.norm(x, o, a, k) * 1.0, (x,)) for o, a, k, x in (
+        (None, None, False, R.standard_normal(4)), (1, None, False, R.standard_normal(4)),
+        (np.inf, None, False, R.standard_normal(4)), (-np.inf, None, False, R.standard_normal(4)),
+        (3, None, False, R.standard_normal(4)), (0.5, None, False, R.standard_normal(4)),
+        (None, None, False, R.standard_normal((2, 3))), ("fro", None, False, R.standard_normal((2, 3))),
+        ("nuc", None, False, R.standard_normal((3, 2))), (2, None, False, R.standard_normal((2, 3))),
+        (-2, None, False, R.standard_normal((3, 3))), (1, None, False, R.standard_normal((2, 3))),
+        (-1, None, False, R.standard_normal((2, 3))), (np.inf, None, False, R.standard_normal((2, 3))),
+        (-np.inf, None, False, R.standard_normal((2, 3))), (None, 1, False, R.standard_normal((2, 3))),
+        (3, -1, True, R.standard_normal((2, 3))), ("nuc", (2, 0), False, R.standard_normal((2, 3, 4))),
+        (2, (0, 1), True, R.standard_normal((2, 3, 4))), (1, (2, 1), False, R.standard_normal((2, 3, 4))),
+        (None, None, False, R.standard_normal(())))],
 }
 
 
 # The compositions of primitives (FUNCTIONS without an op): checked the same way, to second order.
+W32 = R.standard_normal((3, 2))
 COMPOSITE_CASES = {
     "dot": [(ad.dot, (R.standard_normal(3), R.standard_normal(3))),
             (ad.dot, (R.standard_normal(()), R.standard_normal(3))),
@@ -313,6 +348,10 @@ COMPOSITE_CASES = {
               (lambda x: ad.array(x), (R.standard_normal(2),))],
     "split": [(lambda x: ad.split(x, 2)[0] * ad.split(x, 2)[1], (R.standard_normal(4),)),
               (lambda x: ad.split(x, [1, 3], axis=1)[1], (R.standard_normal((2, 4)),))],
+    "svd": [(lambda A: ad.sum(ad.svd(A, full_matrices=False)[0] * W32) + ad.sum(ad.svd(A, compute_uv=False)),
+             (R.standard_normal((3, 2)),)),
+            (lambda A: ad.sum(ad.svd(A)[2] * ad.svd(A)[1]), (R.standard_normal((2, 2)),))],
+    "eigh": [(symmetrized(lambda A: ad.sum(ad.eigh(A)[1] ** 2 * ad.eigh(A)[0])), (R.standard_normal((3, 3)),))],
     "array_split": [(lambda x: ad.array_split(x, 2)[0], (R.standard_normal(5),)),
                     (lambda x: ad.stack([ad.sum(p) for p in ad.array_split(x, 3, axis=1)]),
                      (R.standard_normal((2, 4)),))],
