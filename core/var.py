@@ -22,6 +22,7 @@ import numpy as np
 from .errors import AutodiffError, ShapeError
 
 _FLOAT64 = np.float64
+_FLOAT64_DTYPE = np.dtype(np.float64)
 
 
 def as_value(x, what: str = "value"):
@@ -211,15 +212,85 @@ class Var:
     def T(self) -> Var:
         return _ops.transpose(self)
 
-    # NumPy-style methods, for notebook users who write x.sum(axis=0).
+    def __mod__(self, other):
+        return _ops.mod(self, other)
+
+    def __rmod__(self, other):
+        return _ops.mod(other, self)
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    # ---- NumPy-style methods, for notebook users who write x.sum(axis=0) ----------------------
+    @property
+    def dtype(self) -> np.dtype:
+        """Always float64: the engine computes in float64 (see core.api for float32 arguments)."""
+        return _FLOAT64_DTYPE
+
+    def astype(self, dtype, copy=True):
+        """A float type keeps the Var (the engine's values stay float64); an integer or boolean
+        type would cut the gradient, so it is refused: use ``x.value.astype(...)`` for a constant."""
+        if np.dtype(dtype).kind == "f":
+            return self
+        raise AutodiffError(f"astype({np.dtype(dtype).name}) of a Var would drop its gradient; "
+                            f"use x.value.astype({np.dtype(dtype).name}) for a constant")
+
     def sum(self, axis=None, keepdims=False):
         return _ops.sum(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
         return _ops.mean(self, axis=axis, keepdims=keepdims)
 
+    def max(self, axis=None, keepdims=False):
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops.min(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _ops.prod(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _ops.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return _ops.cumsum(self, axis=axis)
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def clip(self, a_min=None, a_max=None):
+        return _ops.clip(self, a_min, a_max)
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        return _ops.trace(self, offset=offset, axis1=axis1, axis2=axis2)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return _ops.diagonal(self, offset=offset, axis1=axis1, axis2=axis2)
+
+    def repeat(self, repeats, axis=None):
+        return _ops.repeat(self, repeats, axis=axis)
+
     def reshape(self, *shape):
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        return _ops.transpose(self, axes=(axes[0] if len(axes) == 1 else axes) or None)
+
+    def swapaxes(self, axis1, axis2):
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def flatten(self):
+        return _ops.flatten(self)
+
+    def ravel(self):
+        return _ops.ravel(self)
+
+    def squeeze(self, axis=None):
+        return _ops.squeeze(self, axis=axis)
 
 
 # Shared, read-only attrs for ops that have none (most of them): no dict per node.

@@ -274,6 +274,63 @@ def test_documented_conventions_at_kinks():
     np.testing.assert_array_equal(ad.grad(ad.min)(np.array([1.0, 1.0, 3.0])), [0.5, 0.5, 0.0])
     assert ad.grad(ad.maximum)(2.0, 2.0) == (0.5, 0.5)
     assert ad.grad(ad.minimum)(1.0, 2.0) == (1.0, 0.0)
+    assert ad.grad(ad.sign)(0.0) == 0.0 and ad.grad(ad.sign)(-2.0) == 0.0
+    clipped = ad.grad(lambda x: ad.sum(ad.clip(x, -1.0, 1.0)))(np.array([-2.0, -1.0, 0.5, 1.0, 3.0]))
+    np.testing.assert_array_equal(clipped, [0.0, 1.0, 1.0, 1.0, 0.0])  # the bounds pass the gradient
+    assert ad.grad(ad.hypot)(0.0, 0.0) == (0.0, 0.0) and ad.grad(ad.arctan2)(0.0, 0.0) == (0.0, 0.0)
+    assert ad.grad(ad.mod)(4.0, 2.0) == (1.0, -2.0)  # at a jump: the piece whose value is returned (0)
+    condition = np.array([True, False])
+    gc, gx, gy = ad.grad(lambda c, x, y: ad.sum(ad.where(c, x, y)))(condition * 1.0, np.ones(2), np.ones(2))
+    np.testing.assert_array_equal(gc, [0.0, 0.0])
+    np.testing.assert_array_equal(gx, [1.0, 0.0])
+    np.testing.assert_array_equal(gy, [0.0, 1.0])
+    assert ad.grad(lambda x: ad.std(x))(np.full(3, 2.0)).tolist() == [0.0, 0.0, 0.0]
+    np.testing.assert_array_equal(ad.grad(ad.norm)(np.zeros(3)), np.zeros(3))
+    np.testing.assert_array_equal(ad.grad(lambda x: ad.norm(x, np.inf))(np.array([-3.0, 3.0, 1.0])), [-0.5, 0.5, 0])
+    np.testing.assert_array_equal(ad.grad(ad.prod)(np.array([0.0, 2.0, 3.0])), [6.0, 0.0, 0.0])  # exact at 0
+    np.testing.assert_array_equal(ad.hessian(ad.prod)(np.array([0.0, 2.0, 3.0]))[0], [0.0, 3.0, 2.0])
+
+
+def test_repeated_eigenvalues_and_singular_values_take_the_documented_convention():
+    """At equal eigenvalues the eigenvector terms between the pair are 0: right for anything that
+    does not depend on the basis chosen within the eigenspace (here the projector's trace)."""
+    A = np.diag([1.0, 1.0, 3.0])
+    g = ad.grad(lambda A: ad.sum(ad.eigh_vectors(A)[:, :2] ** 2))(A)
+    assert np.all(np.isfinite(g)) and np.allclose(g, 0.0)
+    np.testing.assert_allclose(ad.grad(lambda A: ad.sum(ad.svdvals(A)))(np.eye(2)), np.eye(2))
+    with pytest.raises(ad.AutodiffError, match="full_matrices=False"):
+        ad.svd(ad.Var(np.ones((3, 2))))
+
+
+def test_var_methods_and_dtype():
+    x = ad.Var(np.arange(6.0).reshape(2, 3))
+    assert x.dtype == np.float64 and x.astype(np.float32) is x
+    with pytest.raises(ad.AutodiffError, match="gradient"):
+        x.astype(int)
+    assert x.flatten().shape == (6,) and x.ravel().op.name == "ravel" and x.squeeze().shape == (2, 3)
+    assert x.sum(axis=0).shape == (3,) and x.max(1).shape == (2,) and float(x.prod().value) == 0.0
+    assert x.var(ddof=1).op.name == "var" and x.std().op.name == "std" and x.cumsum(1).shape == (2, 3)
+    assert x.transpose().shape == (3, 2) and x.transpose(1, 0).shape == (3, 2) and x.swapaxes(0, 1).shape == (3, 2)
+    assert x.reshape(3, 2).trace().op.name == "trace" and x.diagonal().shape == (2,) and x.repeat(2, 0).shape == (4, 3)
+    assert x.clip(1, 3).op.name == "clip" and x.dot(np.ones(3)).shape == (2,)
+    assert abs(-x).op.name == "abs" and (x % 2.0).op.name == "mod" and float((7.0 % ad.Var(3.0)).value) == 1.0
+
+
+def test_integer_arguments_are_promoted_and_float32_keeps_its_type():
+    assert type(ad.grad(lambda x: x * x)(3)) is np.float64 and ad.grad(lambda x: x * x)(3) == 6.0
+    g = ad.grad(lambda x: ad.sum(x * x))(np.array([1, 2], dtype=np.int32))
+    assert g.dtype == np.float64 and g.tolist() == [2.0, 4.0]
+    g32 = ad.grad(lambda x: ad.sum(ad.sin(x)))(np.array([0.0, 1.0], dtype=np.float32))
+    assert g32.dtype == np.float32 and np.allclose(g32, np.cos([0.0, 1.0]))
+    assert type(ad.grad(ad.sin)(np.float32(0.5))) is np.float32
+
+
+def test_a_size_one_output_is_a_scalar_for_grad():
+    g = ad.grad(lambda x: ad.sum(x ** 2, keepdims=True))(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(g, [2.0, 4.0])
+    assert ad.grad(lambda x: ad.reshape(x * 3.0, (1, 1)))(2.0) == 3.0
+    with pytest.raises(ad.ShapeError, match="sum"):
+        ad.grad(lambda x: x * 2.0)(np.ones(2))
 
 
 # ---- scale and concurrency ---------------------------------------------------------------------------
