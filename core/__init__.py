@@ -4,73 +4,25 @@
     ad.grad(lambda x, y: x * y + x)(2.0, 3.0)   # -> (4.0, 2.0)
 
 Every function below is a primitive of the one op table (``core.ops.OPS``) or a thin composition
-of primitives; each works on plain numbers and arrays (plain NumPy, no graph) and on ``Var``s
-(recording the graph that ``grad`` walks backwards).
+of primitives (``core.FUNCTIONS`` lists them all); each works on plain numbers and arrays (plain
+NumPy, no graph) and on ``Var``s (recording the graph that ``grad`` walks backwards).
 """
 
+# Var first: it imports the op table at its end (its operators need the ops, the ops need Var),
+# which works from here, whichever submodule a caller names.
+from . import var  # noqa: I001
 from .api import grad, hessian, jacobian, value_and_grad
 from .backward import backward, toposort
 from .errors import AutodiffError, GradientCheckError, LinAlgError, ShapeError
 from .gradcheck import check_grads, numerical_grad
-from .linalg import (
-    cholesky,
-    det,
-    diag,
-    dot,
-    inv,
-    logabsdet,
-    logdet,
-    matmul,
-    outer,
-    slogdet,
-    solve,
-)
-from .ops import (
-    OPS,
-    abs,
-    add,
-    broadcast_to,
-    cos,
-    divide,
-    exp,
-    getitem,
-    identity,
-    log,
-    logsumexp,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    multiply,
-    negative,
-    power,
-    relu,
-    reshape,
-    scatter,
-    sigmoid,
-    sin,
-    softmax,
-    softplus,
-    sqrt,
-    subtract,
-    sum,
-    tan,
-    tanh,
-    transpose,
-    unbroadcast,
-)
+from .ops import *  # noqa: F403  (every public function of the op table: ops.__all__)
+from .ops import FUNCTIONS, OPS, unbroadcast
 from .trace import Trace, trace
 from .var import Var
 
 __all__ = [
     "Var", "Trace", "trace", "grad", "value_and_grad", "jacobian", "hessian", "backward", "toposort",
-    "check_grads", "numerical_grad", "OPS", "unbroadcast",
+    "check_grads", "numerical_grad", "OPS", "FUNCTIONS", "unbroadcast",
     "AutodiffError", "ShapeError", "LinAlgError", "GradientCheckError",
-    "abs", "add", "broadcast_to", "cos", "divide", "exp", "getitem", "identity", "log",
-    "logsumexp", "max", "maximum", "mean", "min", "minimum", "multiply", "negative", "power",
-    "relu", "reshape", "scatter", "sigmoid", "sin", "softmax", "softplus", "sqrt", "subtract",
-    "sum", "tan", "tanh", "transpose",
-    "cholesky", "det", "diag", "dot", "inv", "logabsdet", "logdet", "matmul", "outer", "slogdet",
-    "solve", "trace",
+    *sorted(FUNCTIONS),
 ]

@@ -6,7 +6,10 @@ graph and nothing is stored between calls, so ``grad(f)`` is safe to call from s
 
 Returned gradients have their argument's shape: ``numpy.float64`` for a scalar argument and a
 float64 ``ndarray`` otherwise (inside an enclosing ``grad`` they are Vars, so they can be
-differentiated again).
+differentiated again; a top-level call never returns a Var). The engine computes in float64: a
+float32 (or float16) argument gets its gradient back in its own type, an integer or boolean
+argument is promoted and gets a float64 gradient. The output must have one entry: a scalar, or
+a size-1 array such as ``sum(x, keepdims=True)``, as in autograd.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 
 from .backward import backward
 from .errors import AutodiffError, ShapeError
-from .var import Var, as_value, input_leaf
+from .var import GradScope, Var, as_value, input_leaf
 
 
 def _argnums_of(argnums, nargs: int):
@@ -33,8 +36,8 @@ def _argnums_of(argnums, nargs: int):
     return tuple(i % nargs for i in indices), single
 
 
-def _run(f, args, kwargs, indices):
-    leaves = [input_leaf(args[i]) for i in indices]
+def _run(f, args, kwargs, indices, scope: GradScope):
+    leaves = [input_leaf(args[i], scope) for i in indices]
     call_args = list(args)
     for i, leaf in zip(indices, leaves):
         call_args[i] = leaf
@@ -50,23 +53,31 @@ def value_and_grad(f, argnums=None):
 
     def value_and_grad_f(*args, **kwargs):
         indices, single = _argnums_of(argnums, len(args))
-        out, leaves = _run(f, args, kwargs, indices)
-        if type(out) is not Var:  # f ignored its inputs: a constant function
-            value = as_value(out, "the function's output")
-            if np.shape(value) != ():
-                raise _not_scalar(np.shape(value))
-            grads = [_zeros_like(leaf) for leaf in leaves]
-        else:
-            if out.shape != ():
-                raise _not_scalar(out.shape)
-            by_leaf = backward(out, leaves)
-            grads = [_zeros_like(leaf) if by_leaf[leaf] is None else by_leaf[leaf] for leaf in leaves]
-            value = out if any(type(g) is Var for g in grads) else out._value
-        grads = _unalias(grads)
-        return value, (grads[0] if single else tuple(grads))
+        scope = GradScope()
+        try:
+            return _value_and_grad(f, args, kwargs, indices, single, scope)
+        finally:
+            scope.active = False  # from now on, its leaves are no enclosing grad's
 
     value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
     return value_and_grad_f
+
+
+def _value_and_grad(f, args, kwargs, indices, single, scope):
+    out, leaves = _run(f, args, kwargs, indices, scope)
+    if type(out) is not Var:  # f ignored its inputs: a constant function
+        value = as_value(out, "the function's output")
+        if np.size(value) != 1:
+            raise _not_scalar(np.shape(value))
+        grads = [_zeros_like(leaf) for leaf in leaves]
+    else:
+        if out.size != 1:  # a scalar, or a size-1 array such as sum(x, keepdims=True)
+            raise _not_scalar(out.shape)
+        by_leaf = backward(out, leaves)
+        grads = [_zeros_like(leaf) if by_leaf[leaf] is None else by_leaf[leaf] for leaf in leaves]
+        value = out if any(type(g) is Var for g in grads) else out._value
+    grads = _unalias([_in_dtype_of(g, args[i]) for g, i in zip(grads, indices)])
+    return value, (grads[0] if single else tuple(grads))
 
 
 def grad(f, argnums=None):
@@ -93,31 +104,49 @@ def jacobian(f, argnums: int = 0):
     """
 
     def jacobian_f(*args, **kwargs):
-        (index,), _ = _argnums_of(argnums, len(args))
-        out, (leaf,) = _run(f, args, kwargs, (index,))
-        if type(out) is not Var:
-            out_shape = np.shape(as_value(out, "the function's output"))
-            return np.zeros(out_shape + leaf.shape)
-        rows = []
-        for k in range(out.size):
-            seed = np.zeros(out.size)
-            seed[k] = 1.0
-            seed = seed.reshape(out.shape) if out.shape else np.float64(1.0)
-            row = backward(out, [leaf], seed)[leaf]
-            if type(row) is Var:
-                raise AutodiffError(
-                    "jacobian cannot itself be differentiated; use hessian(f), or grad(grad(f)) for scalars"
-                )
-            rows.append(_zeros_like(leaf) if row is None else row)
-        return np.reshape(np.stack(rows), out.shape + leaf.shape)
+        scope = GradScope()
+        try:
+            return _jacobian(f, args, kwargs, argnums, scope)
+        finally:
+            scope.active = False
 
     jacobian_f.__name__ = f"jacobian_{getattr(f, '__name__', 'f')}"
     return jacobian_f
 
 
+def _jacobian(f, args, kwargs, argnums, scope):
+    (index,), _ = _argnums_of(argnums, len(args))
+    out, (leaf,) = _run(f, args, kwargs, (index,), scope)
+    if type(out) is not Var:
+        out_shape = np.shape(as_value(out, "the function's output"))
+        return np.zeros(out_shape + leaf.shape)
+    rows = []
+    for k in range(out.size):
+        seed = np.zeros(out.size)
+        seed[k] = 1.0
+        seed = seed.reshape(out.shape) if out.shape else np.float64(1.0)
+        row = backward(out, [leaf], seed)[leaf]
+        if type(row) is Var:
+            raise AutodiffError(
+                "jacobian cannot itself be differentiated; use hessian(f), or grad(grad(f)) for scalars"
+            )
+        rows.append(_zeros_like(leaf) if row is None else row)
+    return np.reshape(np.stack(rows), out.shape + leaf.shape)
+
+
 def hessian(f, argnums: int = 0):
     """The Hessian of a scalar ``f``: the jacobian of its gradient (reverse over reverse)."""
     return jacobian(grad(f, argnums=argnums), argnums=argnums)
+
+
+def _in_dtype_of(gradient, argument):
+    """The gradient in its argument's floating-point type when that is narrower than float64
+    (float32, float16): the engine computes in float64, the caller gets what they passed in.
+    Integer and boolean arguments are promoted to float64 (an integer gradient would be wrong)."""
+    dtype = getattr(argument, "dtype", None)
+    if dtype is None or dtype == np.float64 or dtype.kind != "f" or type(gradient) is Var:
+        return gradient
+    return np.asarray(gradient).astype(dtype) if np.ndim(gradient) else dtype.type(gradient)
 
 
 def _not_scalar(shape) -> ShapeError:
@@ -130,11 +159,12 @@ def _not_scalar(shape) -> ShapeError:
 
 def _unalias(grads: list) -> list:
     """Copy a gradient array that is the very same object as another (``add`` passes its incoming
-    gradient to both parents), so updating one gradient in place never changes another."""
+    gradient to both parents), or a read-only view (``sum``'s VJP broadcasts without copying), so
+    updating one gradient in place never changes another and always works."""
     seen = set()
     out = []
     for g in grads:
-        if isinstance(g, np.ndarray) and id(g) in seen:
+        if type(g) is np.ndarray and (id(g) in seen or not g.flags.writeable):
             g = g.copy()
         seen.add(id(g))
         out.append(g)

@@ -1,392 +1,136 @@
-r"""THE op table: every primitive declared once, its forward and its VJPs side by side.
+r"""THE op table: every primitive declared once, its forward, its VJPs and its abstract rules side
+by side, gathered here from the themed modules that declare them.
+
+    ops_elementwise  unary functions, binary ones with broadcasting, piecewise ones
+    ops_reduce       reductions (axis, keepdims), scans, softmax
+    ops_shape        reshaping, permuting, indexing, broadcasting, repeating
+    ops_matrix       triangles and diagonals: tril, triu, diagonal, trace, diag
+    ops_join         arrays from several Vars (stack, concatenate, array) and split into several
+    ops_products     matmul, outer, dot and the other contractions
+    linalg           factorizations: solve, inv, det, logdet, cholesky (matrices or stacks)
+    linalg_spectral  svd, eigh, pinv, norm
 
 A primitive is a NumPy forward plus, for each argument, a vector-Jacobian product (VJP) and the
-rule it implements in LaTeX. In the rules ``z`` is the op's output and :math:`\bar v` the gradient
-of the final output with respect to ``v``; ``\mathrel{+}=`` says that a parent *adds* what it
-receives, because a node used twice (fan-out) receives one contribution per use.
+rule it implements in LaTeX (``optable.primitive`` declares one). In the rules ``z`` is the op's
+output and :math:`\bar v` the gradient of the final output with respect to ``v``;
+``\mathrel{+}=`` says that a parent *adds* what it receives, because a node used twice (fan-out)
+receives one contribution per use.
 
 Why VJPs and not Jacobians: reverse mode needs only :math:`\bar x = J^\top \bar z`, which for
 elementwise ops is a product and for ``A @ B`` is another matmul, never the (huge) Jacobian itself
 (Baydin et al., *Automatic differentiation in machine learning: a survey*, JMLR 2018, section 3.2).
 
-VJPs are written with this module's own functions. On plain arrays those functions run NumPy
+VJPs are written with the engine's own functions. On plain arrays those functions run NumPy
 directly (the fast path of a first-order ``grad``); given ``Var`` arguments, which the backward pass
 passes when asked to ``create_graph``, they build graph, so gradients can be differentiated again.
 
-Conventions at non-differentiable points (documented, tested): ``relu`` and ``abs`` have gradient
-0 at 0; ``max``/``min``/``maximum``/``minimum`` split the gradient equally among tied entries.
+Each declaration also owns the op's *abstract* rules, for an interpreter that checks shapes and
+budgets before anything is allocated (one rule table per interpretation, as in JAX's autodidax):
+
+    OPS["matmul"].shape((2, 3), (3, 4))             # (2, 4); ShapeError naming the op otherwise
+    OPS["sum"].shape((2, 3), axis=0)                 # (3,): attrs as the op takes them
+    OPS["solve"].cost((200, 200), (200, 1000))       # ~8.5e7 flops: LU plus the triangular solves
+    OPS["matmul"].abstract_eval((2, 3), (3, 4))      # ((2, 4), 24): both in one call
+
+``shape`` refuses exactly the operand shapes the forward refuses (the op sweep checks it), with the
+same ``ShapeError`` message. ``cost`` estimates the forward's floating-point work: entries read or
+written for elementwise and data-movement ops (the default), multiply-adds for contractions,
+textbook flop counts for factorizations. Most declarations name one of the shared shape rules
+(``same_shape``, ``broadcast``, ``reduced``) and keep the default cost.
+
+``FUNCTIONS`` lists every public function, primitives and compositions of them (``dot``,
+``slogdet``), with how each is called; the program language and NumPy's dispatch follow it.
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
-from dataclasses import dataclass
-from types import MappingProxyType
+from .linalg import cholesky, det, inv, logabsdet, logdet, slogdet, solve
+from .linalg_spectral import eigh, eigh_vectors, eigvalsh, norm, pinv, svd, svd_u, svd_vh, svdvals
+from .ops_elementwise import (
+    abs,
+    add,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    clip,
+    cos,
+    cosh,
+    divide,
+    exp,
+    exp2,
+    expm1,
+    hypot,
+    log,
+    log1p,
+    log2,
+    log10,
+    maximum,
+    minimum,
+    mod,
+    multiply,
+    negative,
+    power,
+    reciprocal,
+    relu,
+    sigmoid,
+    sign,
+    sin,
+    sinh,
+    softplus,
+    sqrt,
+    square,
+    subtract,
+    tan,
+    tanh,
+    where,
+    zeros_like,
+)
+from .ops_join import array, array_split, atleast_1d, atleast_2d, atleast_3d, concatenate, hstack, split, stack, vstack
+from .ops_matrix import diag, diagonal, trace, tril, triu
+from .ops_products import dot, einsum, inner, kron, matmul, outer, tensordot
+from .ops_reduce import cumsum, logsumexp, max, mean, min, prod, softmax, std, sum, var
+from .ops_shape import (
+    broadcast_to,
+    expand_dims,
+    flatten,
+    flip,
+    getitem,
+    identity,
+    moveaxis,
+    ravel,
+    repeat,
+    reshape,
+    roll,
+    scatter,
+    squeeze,
+    swapaxes,
+    tile,
+    transpose,
+    unbroadcast,
+    unreduce,
+)
+from .optable import (
+    FUNCTIONS,
+    OPS,
+    Op,
+    Public,
+    apply,
+    broadcast,
+    composite,
+    kept_shape,
+    normalize_axes,
+    primitive,
+    reduced,
+    same_shape,
+    size_of,
+)
 
-import numpy as np
-import scipy.special
-
-from .errors import AutodiffError, ShapeError
-from .var import _NO_ATTRS, Var, raw
-
-_FLOAT64 = np.float64
-
-
-@dataclass(frozen=True)
-class Op:
-    """One primitive: what the app draws (``symbol``) and explains (``rules``), what runs."""
-
-    name: str
-    symbol: str
-    forward: Callable
-    arg_names: tuple  # names used in the rules: ("a", "b"), ("x",), ("A", "b") ...
-    vjps: tuple  # vjps[i](g, z, *args, **attrs) -> contribution to argument i
-    rules: tuple  # rules[i]: LaTeX of vjps[i]
-    saves: bool = False  # forward returns (value, extra attrs), e.g. LU factors for the backward
-    doc: str = ""
-    attrs: tuple = ()  # the non-differentiable parameters it takes: ("axis", "keepdims")
-
-
-_TABLE: dict[str, Op] = {}
-OPS = MappingProxyType(_TABLE)  # filled once at import, read-only afterwards
-
-
-def primitive(name, forward, grads, *, attrs=(), symbol=None, saves=False, doc=""):
-    """Declare a primitive and return its public function.
-
-    ``grads`` lists, per operand in order, ``(arg_name, vjp, latex_rule)``; ``attrs`` names the
-    non-differentiable parameters (``axis``, ``keepdims``, ``shape`` ...), which may be passed by
-    keyword or, NumPy-style, by position after the operands. The returned function runs
-    ``forward`` directly on plain values (no graph, no overhead) and records a node as soon as
-    one operand is a ``Var``.
-    """
-    if name in _TABLE:
-        raise RuntimeError(f"op {name!r} declared twice")
-    arg_names, vjps, rules = zip(*grads)
-    op = Op(name, symbol or name, forward, arg_names, vjps, rules, saves, doc, tuple(attrs))
-    _TABLE[name] = op
-    n_operands = len(arg_names)
-
-    def function(*args, **kwargs):
-        if len(args) != n_operands:
-            args, kwargs = _bind_attrs(op, attrs, args, kwargs)
-        for arg in args:
-            if type(arg) is Var:
-                return apply(op, args, kwargs)
-        try:
-            value = forward(*args, **kwargs)
-        except AutodiffError:
-            raise
-        except (ValueError, IndexError) as exc:
-            raise _shape_error(op, args, exc) from None
-        return value[0] if saves else value
-
-    # The same, unrolled for the common signatures (most ops): no tuple packing, no loops. The
-    # forward pass of a scalar graph is mostly this call, so it is worth the few lines.
-    if n_operands == 1 and not attrs and not saves:
-
-        def function(x):  # noqa: F811
-            if type(x) is Var:
-                return _record(op, forward, (x,), x._value)
-            try:
-                return forward(x)
-            except (ValueError, IndexError) as exc:
-                raise _shape_error(op, (x,), exc) from None
-
-    elif n_operands == 2 and not attrs and not saves:
-
-        def function(a, b):  # noqa: F811
-            if type(a) is Var or type(b) is Var:
-                if type(a) is not Var:
-                    a = _constant(a)
-                if type(b) is not Var:
-                    b = _constant(b)
-                return _record(op, forward, (a, b), a._value, b._value)
-            try:
-                return forward(a, b)
-            except AutodiffError:
-                raise
-            except (ValueError, IndexError) as exc:
-                raise _shape_error(op, (a, b), exc) from None
-
-    function.__name__ = function.__qualname__ = name
-    function.__doc__ = doc or f"The {name} primitive (see core.ops.OPS[{name!r}])."
-    function.op = op
-    return function
-
-
-def _constant(x) -> Var:
-    """A leaf for a plain number or array used in an op with Vars (``x * 0.99``)."""
-    kind = type(x)
-    if kind is float or kind is _FLOAT64:
-        return Var(_FLOAT64(x), None, ())
-    if kind is np.ndarray and x.dtype == _FLOAT64 and x.ndim:
-        return Var(x, None, ())  # already an engine value: no conversion to check
-    return Var(x)
-
-
-def _record(op: Op, forward, parents: tuple, *values) -> Var:
-    try:
-        value = forward(*values)
-    except AutodiffError:
-        raise
-    except (ValueError, IndexError) as exc:
-        raise _shape_error(op, values, exc) from None
-    if type(value) is not _FLOAT64 and value.ndim == 0:
-        value = _FLOAT64(value)
-    return Var(value, None, parents, op)
-
-
-def _bind_attrs(op: Op, attr_names: tuple, args: tuple, kwargs: dict):
-    """Move positional attributes (``sum(x, 0)``) into the keywords, as NumPy callers expect."""
-    n = len(op.arg_names)
-    extra = args[n:]
-    if len(args) < n or len(extra) > len(attr_names):
-        raise TypeError(
-            f"{op.name}() takes {n} operand(s) ({', '.join(op.arg_names)})"
-            + (f" and the attributes {', '.join(attr_names)}" if attr_names else "")
-            + f"; got {len(args)} positional arguments"
-        )
-    kwargs = dict(kwargs)
-    for key, value in zip(attr_names, extra):
-        if key in kwargs:
-            raise TypeError(f"{op.name}() got {key!r} twice")
-        kwargs[key] = value
-    return args[:n], kwargs
-
-
-def apply(op: Op, args, attrs) -> Var:
-    """Run ``op`` on ``args`` (Vars or constants) and record the result as a new node."""
-    parents = tuple([a if type(a) is Var else _constant(a) for a in args])
-    values = [p._value for p in parents]
-    try:
-        value = op.forward(*values, **attrs)
-    except AutodiffError:
-        raise
-    except (ValueError, IndexError) as exc:
-        raise _shape_error(op, values, exc) from None
-    if op.saves:
-        value, saved = value
-        attrs = {**attrs, **saved}
-    if type(value) is not _FLOAT64 and value.ndim == 0:
-        value = _FLOAT64(value)  # keep scalars in NumPy's fast scalar type (see var.py)
-    return Var(value, None, parents, op, attrs or _NO_ATTRS)
-
-
-def _shape_error(op: Op, args, exc: Exception) -> ShapeError:
-    shapes = tuple(np.shape(raw(a)) for a in args)
-    shown = " and ".join(str(s) for s in shapes)
-    return ShapeError(f"{op.name}: operand shapes {shown} don't fit ({exc})", op=op.name, shapes=shapes)
-
-
-# ---- helpers the VJPs share ---------------------------------------------------------------------
-
-
-def unbroadcast(g, shape: tuple):
-    """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape`` again.
-
-    If ``a`` (shape (3,)) was added to ``M`` (shape (2, 3)), each entry of ``a`` was used twice, so
-    its gradient is the sum of the two rows of :math:`\\bar z`: fan-out again, along an axis.
-    """
-    gshape = g.shape
-    if gshape == shape:
-        return g
-    lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
-    )
-    return reshape(sum(g, axis=axes), shape)
-
-
-def normalize_axes(axis, ndim: int) -> tuple:
-    """``axis`` (None, int or tuple, possibly negative) as a sorted tuple of non-negative ints."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -ndim <= a < ndim:
-            raise ShapeError(f"axis {a} is out of range for an array with {ndim} dimensions")
-        out.append(int(a) % ndim)
-    return tuple(sorted(out))
-
-
-def kept_shape(shape: tuple, axis) -> tuple:
-    """The shape a reduction over ``axis`` has with ``keepdims=True``."""
-    axes = normalize_axes(axis, len(shape))
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
-def unreduce(g, shape: tuple, axis, keepdims: bool):
-    """Undo a reduction's shape: put back the reduced axes and broadcast (the VJP of ``sum``)."""
-    if g.shape == shape:
-        return g
-    if not keepdims:
-        g = reshape(g, kept_shape(shape, axis))
-    return broadcast_to(g, shape)
-
-
-def _extremum_vjp(g, z, x, axis=None, keepdims=False):
-    """max/min: the gradient goes to the entries equal to the extremum, split equally on ties."""
-    xv, zv = raw(x), raw(z)
-    zk = zv if keepdims else np.reshape(zv, kept_shape(xv.shape, axis))
-    hit = xv == zk
-    share = hit / np.sum(hit, axis=axis, keepdims=True)
-    return unreduce(g, xv.shape, axis, keepdims) * share
-
-
-def _binary_share(a, b, wins):
-    """Fraction of the gradient ``maximum``/``minimum`` send to ``a``: 1 if it wins, 1/2 on a tie."""
-    av, bv = raw(a), raw(b)
-    return wins(av, bv) + 0.5 * (av == bv)
-
-
-def _mean_count(shape: tuple, axis) -> int:
-    return int(np.prod([shape[i] for i in normalize_axes(axis, len(shape))]))
-
-
-# ---- elementwise, unary ---------------------------------------------------------------------------
-
-negative = primitive("negative", operator.neg, symbol="−", grads=[
-    ("x", lambda g, z, x: -g, r"\bar{x} \mathrel{+}= -\bar{z}"),
-])
-exp = primitive("exp", np.exp, grads=[
-    ("x", lambda g, z, x: g * z, r"\bar{x} \mathrel{+}= \bar{z}\, e^{x}"),
-])
-log = primitive("log", np.log, grads=[
-    ("x", lambda g, z, x: g / x, r"\bar{x} \mathrel{+}= \bar{z} / x"),
-])
-sin = primitive("sin", np.sin, grads=[
-    ("x", lambda g, z, x: g * cos(x), r"\bar{x} \mathrel{+}= \bar{z} \cos x"),
-])
-cos = primitive("cos", np.cos, grads=[
-    ("x", lambda g, z, x: -g * sin(x), r"\bar{x} \mathrel{+}= -\bar{z} \sin x"),
-])
-tan = primitive("tan", np.tan, grads=[
-    ("x", lambda g, z, x: g * (1.0 + z * z), r"\bar{x} \mathrel{+}= \bar{z}\,(1 + \tan^2 x)"),
-])
-tanh = primitive("tanh", np.tanh, grads=[
-    ("x", lambda g, z, x: g * (1.0 - z * z), r"\bar{x} \mathrel{+}= \bar{z}\,(1 - z^2)"),
-])
-sigmoid = primitive("sigmoid", scipy.special.expit, symbol="σ", grads=[
-    ("x", lambda g, z, x: g * (z * (1.0 - z)), r"\bar{x} \mathrel{+}= \bar{z}\, z (1 - z)"),
-])
-relu = primitive("relu", lambda x: np.maximum(x, 0.0), grads=[
-    ("x", lambda g, z, x: g * (raw(x) > 0), r"\bar{x} \mathrel{+}= \bar{z}\,[x > 0]"),
-])
-softplus = primitive("softplus", lambda x: np.logaddexp(0.0, x), grads=[
-    ("x", lambda g, z, x: g * sigmoid(x), r"\bar{x} \mathrel{+}= \bar{z}\,\sigma(x)"),
-])
-sqrt = primitive("sqrt", np.sqrt, symbol="√", grads=[
-    ("x", lambda g, z, x: g * (0.5 / z), r"\bar{x} \mathrel{+}= \bar{z} / (2\sqrt{x})"),
-])
-abs = primitive("abs", np.abs, symbol="|·|", grads=[
-    ("x", lambda g, z, x: g * np.sign(raw(x)), r"\bar{x} \mathrel{+}= \bar{z}\,\operatorname{sign}(x)"),
-])
-
-# ---- elementwise, binary (NumPy broadcasting; the VJPs sum it back with unbroadcast) -------------
-
-add = primitive("add", operator.add, symbol="+", grads=[
-    ("a", lambda g, z, a, b: unbroadcast(g, a.shape), r"\bar{a} \mathrel{+}= \bar{z}"),
-    ("b", lambda g, z, a, b: unbroadcast(g, b.shape), r"\bar{b} \mathrel{+}= \bar{z}"),
-])
-subtract = primitive("subtract", operator.sub, symbol="−", grads=[
-    ("a", lambda g, z, a, b: unbroadcast(g, a.shape), r"\bar{a} \mathrel{+}= \bar{z}"),
-    ("b", lambda g, z, a, b: unbroadcast(-g, b.shape), r"\bar{b} \mathrel{+}= -\bar{z}"),
-])
-multiply = primitive("multiply", operator.mul, symbol="×", grads=[
-    ("a", lambda g, z, a, b: unbroadcast(g * b, a.shape), r"\bar{a} \mathrel{+}= \bar{z}\, b"),
-    ("b", lambda g, z, a, b: unbroadcast(g * a, b.shape), r"\bar{b} \mathrel{+}= \bar{z}\, a"),
-])
-divide = primitive("divide", operator.truediv, symbol="÷", grads=[
-    ("a", lambda g, z, a, b: unbroadcast(g / b, a.shape), r"\bar{a} \mathrel{+}= \bar{z} / b"),
-    ("b", lambda g, z, a, b: unbroadcast(-g * z / b, b.shape), r"\bar{b} \mathrel{+}= -\bar{z}\, a / b^2"),
-])
-power = primitive("power", operator.pow, symbol="^", grads=[
-    ("a", lambda g, z, a, b: unbroadcast(g * b * a ** (b - 1.0), a.shape),
-     r"\bar{a} \mathrel{+}= \bar{z}\, b\, a^{b-1}"),
-    # log|a| (0 where a == 0) keeps the exponent's gradient finite; for a > 0 it is log a.
-    ("b", lambda g, z, a, b: unbroadcast(g * z * log(abs(a) + (raw(a) == 0)), b.shape),
-     r"\bar{b} \mathrel{+}= \bar{z}\, a^{b} \log a"),
-])
-maximum = primitive("maximum", np.maximum, symbol="max", grads=[
-    ("a", lambda g, z, a, b: unbroadcast(g * _binary_share(a, b, np.greater), a.shape),
-     r"\bar{a} \mathrel{+}= \bar{z}\,[a > b]"),
-    ("b", lambda g, z, a, b: unbroadcast(g * _binary_share(b, a, np.greater), b.shape),
-     r"\bar{b} \mathrel{+}= \bar{z}\,[b > a]"),
-])
-minimum = primitive("minimum", np.minimum, symbol="min", grads=[
-    ("a", lambda g, z, a, b: unbroadcast(g * _binary_share(a, b, np.less), a.shape),
-     r"\bar{a} \mathrel{+}= \bar{z}\,[a < b]"),
-    ("b", lambda g, z, a, b: unbroadcast(g * _binary_share(b, a, np.less), b.shape),
-     r"\bar{b} \mathrel{+}= \bar{z}\,[b < a]"),
-])
-
-# ---- reductions (axis=None or int or tuple; keepdims) ------------------------------------------
-
-sum = primitive("sum", np.sum, symbol="Σ", attrs=("axis", "keepdims"), grads=[
-    ("x", lambda g, z, x, axis=None, keepdims=False: unreduce(g, x.shape, axis, keepdims),
-     r"\bar{x}_i \mathrel{+}= \bar{z}"),
-])
-mean = primitive("mean", np.mean, attrs=("axis", "keepdims"), grads=[
-    ("x", lambda g, z, x, axis=None, keepdims=False:
-        unreduce(g, x.shape, axis, keepdims) * (1.0 / _mean_count(x.shape, axis)),
-     r"\bar{x}_i \mathrel{+}= \bar{z} / n"),
-])
-max = primitive("max", np.max, attrs=("axis", "keepdims"), grads=[
-    ("x", _extremum_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}\,[x_i = z] / \#\{j : x_j = z\}"),
-])
-min = primitive("min", np.min, attrs=("axis", "keepdims"), grads=[
-    ("x", _extremum_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}\,[x_i = z] / \#\{j : x_j = z\}"),
-])
-logsumexp = primitive("logsumexp", scipy.special.logsumexp, symbol="LSE", attrs=("axis", "keepdims"), grads=[
-    ("x", lambda g, z, x, axis=None, keepdims=False:
-        unreduce(g, x.shape, axis, keepdims) * exp(x - (z if keepdims else reshape(z, kept_shape(x.shape, axis)))),
-     r"\bar{x}_i \mathrel{+}= \bar{z}\, e^{x_i - z}"),
-])
-softmax = primitive("softmax", lambda x, axis=-1: scipy.special.softmax(x, axis=axis), attrs=("axis",), grads=[
-    ("x", lambda g, z, x, axis=-1: z * (g - sum(g * z, axis=axis, keepdims=True)),
-     r"\bar{x} \mathrel{+}= z \odot (\bar{z} - \langle \bar{z}, z \rangle)"),
-])
-
-# ---- shape and indexing -------------------------------------------------------------------------
-
-
-def _inverse_axes(axes, ndim: int):
-    """The permutation that undoes ``axes`` (negative axes counted from the end)."""
-    return None if axes is None else tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
-
-
-transpose = primitive("transpose", lambda x, axes=None: np.transpose(x, axes), symbol="ᵀ", attrs=("axes",), grads=[
-    ("x", lambda g, z, x, axes=None: transpose(g, axes=_inverse_axes(axes, len(x.shape))),
-     r"\bar{x} \mathrel{+}= \bar{z}^\top"),
-])
-reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape), attrs=("shape",), grads=[
-    ("x", lambda g, z, x, shape: reshape(g, x.shape), r"\bar{x} \mathrel{+}= \operatorname{reshape}(\bar{z})"),
-])
-# A real copy, not NumPy's read-only stride-0 view: BLAS would take a slow path on such a view.
-broadcast_to = primitive(
-    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape).copy(), symbol="bcast", attrs=("shape",), grads=[
-        ("x", lambda g, z, x, shape: unbroadcast(g, x.shape),
-         r"\bar{x} \mathrel{+}= \textstyle\sum_{\text{copies}} \bar{z}"),
-    ])
-identity = primitive("identity", lambda x: x, symbol="id", grads=[
-    ("x", lambda g, z, x: g, r"\bar{x} \mathrel{+}= \bar{z}"),
-])
-
-
-def _scatter_forward(g, index, shape):
-    out = np.zeros(shape)
-    np.add.at(out, index, g)
-    return out
-
-
-getitem = primitive("getitem", lambda x, index: x[index], symbol="[ ]", attrs=("index",), grads=[
-    ("x", lambda g, z, x, index: scatter(g, index=index, shape=x.shape),
-     r"\bar{x}[\text{idx}] \mathrel{+}= \bar{z}"),
-])
-# The VJP of indexing: a zero array with `g` added at `index` (np.add.at, so repeated indices add).
-scatter = primitive("scatter", _scatter_forward, symbol="scatter", attrs=("index", "shape"), grads=[
-    ("g", lambda g, z, x, index, shape: getitem(g, index=index), r"\bar{g} \mathrel{+}= \bar{z}[\text{idx}]"),
-])
+# Every public function by name (primitives and compositions), then the table's own helpers.
+__all__ = sorted(FUNCTIONS) + [
+    "OPS", "FUNCTIONS", "Op", "Public", "apply", "primitive", "composite", "broadcast", "reduced", "same_shape",
+    "size_of", "kept_shape", "normalize_axes", "unbroadcast", "unreduce", "zeros_like",
+]

@@ -33,8 +33,8 @@ import numpy as np
 
 from .backward import Recording, backward, toposort
 from .errors import AutodiffError
-from .linalg import trace as matrix_trace
-from .var import GRAD_INPUT, Var, input_leaf
+from .ops_matrix import trace as matrix_trace
+from .var import GradScope, Var, input_leaf, is_grad_input
 
 _NONE_ARRIVED = ((), ())
 _new_tuple = tuple.__new__
@@ -390,17 +390,18 @@ def format_value(value, digits: int = 4) -> str:
     return f"{'×'.join(map(str, a.shape))} ‖{float(np.linalg.norm(a)):.3g}‖"
 
 
-def _public_attrs(attrs) -> tuple:
-    """The attrs a reader cares about (axis, keepdims, shape, index) as text; not factorizations."""
+def _public_attrs(op, attrs) -> tuple:
+    """The attrs a reader cares about (axis, keepdims, shape, index) as text: the op's own, not
+    what its forward saved (factorizations)."""
     if not attrs:
         return ()
-    return tuple((k, repr(v)) for k, v in attrs.items() if k not in ("lu", "chol", "sign"))
+    return tuple((k, repr(v)) for k, v in attrs.items() if k in op.attrs)
 
 
 def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:
     if v.op is not None:
         kind, label = "op", v.name or v.op.symbol
-    elif is_input or v.attrs is GRAD_INPUT:
+    elif is_input or is_grad_input(v):
         kind, label = "input", v.name or f"x{i}"
     else:
         value = v._value
@@ -412,21 +413,22 @@ def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:
     return _new_tuple(NodeRecord, (
         i, label, op.name if op is not None else None, tuple([ids[p] for p in v.parents]), v._value.shape,
         v._value, kind, line, col, v.name, op.symbol if op is not None else "",
-        _public_attrs(v.attrs) if op is not None else (),
+        _public_attrs(op, v.attrs) if op is not None else (),
     ))
 
 
 def _backward_step(record: Recording, k: int, ids: dict) -> BackwardStep:
-    rules = record.nodes[k].op.rules
+    node = record.nodes[k]
+    op, attrs = node.op, node.attrs
     return _new_tuple(BackwardStep, (
-        ids[record.nodes[k]], record.grads[k],
+        ids[node], record.grads[k],
         tuple([_new_tuple(Contribution, (ids[record.parents[i]], record.positions[i], record.values[i],
-                                         record.accumulated[i], rules[record.positions[i]]))
+                                         record.accumulated[i], op.rule(record.positions[i], attrs)))
                for i in record.contributions(k)]),
     ))
 
 
-def trace(f_or_matrix, *args, names=None):
+def trace(f_or_matrix, *args, names=None, **matrix_trace_attrs):
     """``trace(f, *args)`` records a Trace; ``trace(A)`` is the matrix trace (the op).
 
     Both meanings are public API under the one name (``ad.trace``), told apart by the first
@@ -435,7 +437,7 @@ def trace(f_or_matrix, *args, names=None):
     """
     if callable(f_or_matrix):
         return trace_function(f_or_matrix, *args, names=names)
-    return matrix_trace(f_or_matrix, *args)
+    return matrix_trace(f_or_matrix, *args, **matrix_trace_attrs)
 
 
 def trace_function(f, *args, names=None) -> Trace:
@@ -451,8 +453,12 @@ def trace_function(f, *args, names=None) -> Trace:
         names = [params[i] if i < len(params) else f"x{i}" for i in range(len(args))]
     if len(names) != len(args):
         raise AutodiffError(f"trace got {len(args)} arguments but {len(names)} names")
-    leaves = [input_leaf(a, name) for a, name in zip(args, names)]
-    out = f(*leaves)
-    if type(out) is not Var:
-        raise AutodiffError("the function's output does not depend on its inputs; nothing to trace")
-    return Trace.build(out, dict(zip(names, leaves)))
+    scope = GradScope()
+    try:
+        leaves = [input_leaf(a, scope, name) for a, name in zip(args, names)]
+        out = f(*leaves)
+        if type(out) is not Var:
+            raise AutodiffError("the function's output does not depend on its inputs; nothing to trace")
+        return Trace.build(out, dict(zip(names, leaves)))
+    finally:
+        scope.active = False

@@ -203,6 +203,9 @@ def test_singular_matrix_is_a_named_error_not_a_warning(fn):
 def test_nearly_singular_solve_is_refused():
     with pytest.raises(ad.LinAlgError, match="working precision"):
         ad.solve(ad.Var([[1.0, 1.0], [1.0, np.nextafter(1.0, 2.0)]]), np.ones(2))
+    nearly = np.array([[1.0, 1.0], [1.0, 1.0 + 4.4e-16]])  # symmetric, positive definite, useless
+    with pytest.raises(ad.LinAlgError, match="working precision"):
+        ad.solve(ad.Var(nearly), np.ones(2))
 
 
 def test_logdet_of_negative_determinant_and_cholesky_of_indefinite_matrix():
@@ -274,6 +277,63 @@ def test_documented_conventions_at_kinks():
     np.testing.assert_array_equal(ad.grad(ad.min)(np.array([1.0, 1.0, 3.0])), [0.5, 0.5, 0.0])
     assert ad.grad(ad.maximum)(2.0, 2.0) == (0.5, 0.5)
     assert ad.grad(ad.minimum)(1.0, 2.0) == (1.0, 0.0)
+    assert ad.grad(ad.sign)(0.0) == 0.0 and ad.grad(ad.sign)(-2.0) == 0.0
+    clipped = ad.grad(lambda x: ad.sum(ad.clip(x, -1.0, 1.0)))(np.array([-2.0, -1.0, 0.5, 1.0, 3.0]))
+    np.testing.assert_array_equal(clipped, [0.0, 1.0, 1.0, 1.0, 0.0])  # the bounds pass the gradient
+    assert ad.grad(ad.hypot)(0.0, 0.0) == (0.0, 0.0) and ad.grad(ad.arctan2)(0.0, 0.0) == (0.0, 0.0)
+    assert ad.grad(ad.mod)(4.0, 2.0) == (1.0, -2.0)  # at a jump: the piece whose value is returned (0)
+    condition = np.array([True, False])
+    gc, gx, gy = ad.grad(lambda c, x, y: ad.sum(ad.where(c, x, y)))(condition * 1.0, np.ones(2), np.ones(2))
+    np.testing.assert_array_equal(gc, [0.0, 0.0])
+    np.testing.assert_array_equal(gx, [1.0, 0.0])
+    np.testing.assert_array_equal(gy, [0.0, 1.0])
+    assert ad.grad(lambda x: ad.std(x))(np.full(3, 2.0)).tolist() == [0.0, 0.0, 0.0]
+    np.testing.assert_array_equal(ad.grad(ad.norm)(np.zeros(3)), np.zeros(3))
+    np.testing.assert_array_equal(ad.grad(lambda x: ad.norm(x, np.inf))(np.array([-3.0, 3.0, 1.0])), [-0.5, 0.5, 0])
+    np.testing.assert_array_equal(ad.grad(ad.prod)(np.array([0.0, 2.0, 3.0])), [6.0, 0.0, 0.0])  # exact at 0
+    np.testing.assert_array_equal(ad.hessian(ad.prod)(np.array([0.0, 2.0, 3.0]))[0], [0.0, 3.0, 2.0])
+
+
+def test_repeated_eigenvalues_and_singular_values_take_the_documented_convention():
+    """At equal eigenvalues the eigenvector terms between the pair are 0: right for anything that
+    does not depend on the basis chosen within the eigenspace (here the projector's trace)."""
+    A = np.diag([1.0, 1.0, 3.0])
+    g = ad.grad(lambda A: ad.sum(ad.eigh_vectors(A)[:, :2] ** 2))(A)
+    assert np.all(np.isfinite(g)) and np.allclose(g, 0.0)
+    np.testing.assert_allclose(ad.grad(lambda A: ad.sum(ad.svdvals(A)))(np.eye(2)), np.eye(2))
+    with pytest.raises(ad.AutodiffError, match="full_matrices=False"):
+        ad.svd(ad.Var(np.ones((3, 2))))
+
+
+def test_var_methods_and_dtype():
+    x = ad.Var(np.arange(6.0).reshape(2, 3))
+    assert x.dtype == np.float64 and x.astype(np.float32) is x
+    with pytest.raises(ad.AutodiffError, match="gradient"):
+        x.astype(int)
+    assert x.flatten().shape == (6,) and x.ravel().op.name == "ravel" and x.squeeze().shape == (2, 3)
+    assert x.sum(axis=0).shape == (3,) and x.max(1).shape == (2,) and float(x.prod().value) == 0.0
+    assert x.var(ddof=1).op.name == "var" and x.std().op.name == "std" and x.cumsum(1).shape == (2, 3)
+    assert x.transpose().shape == (3, 2) and x.transpose(1, 0).shape == (3, 2) and x.swapaxes(0, 1).shape == (3, 2)
+    assert x.reshape(3, 2).trace().op.name == "trace" and x.diagonal().shape == (2,) and x.repeat(2, 0).shape == (4, 3)
+    assert x.clip(1, 3).op.name == "clip" and x.dot(np.ones(3)).shape == (2,)
+    assert abs(-x).op.name == "abs" and (x % 2.0).op.name == "mod" and float((7.0 % ad.Var(3.0)).value) == 1.0
+
+
+def test_integer_arguments_are_promoted_and_float32_keeps_its_type():
+    assert type(ad.grad(lambda x: x * x)(3)) is np.float64 and ad.grad(lambda x: x * x)(3) == 6.0
+    g = ad.grad(lambda x: ad.sum(x * x))(np.array([1, 2], dtype=np.int32))
+    assert g.dtype == np.float64 and g.tolist() == [2.0, 4.0]
+    g32 = ad.grad(lambda x: ad.sum(ad.sin(x)))(np.array([0.0, 1.0], dtype=np.float32))
+    assert g32.dtype == np.float32 and np.allclose(g32, np.cos([0.0, 1.0]))
+    assert type(ad.grad(ad.sin)(np.float32(0.5))) is np.float32
+
+
+def test_a_size_one_output_is_a_scalar_for_grad():
+    g = ad.grad(lambda x: ad.sum(x ** 2, keepdims=True))(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(g, [2.0, 4.0])
+    assert ad.grad(lambda x: ad.reshape(x * 3.0, (1, 1)))(2.0) == 3.0
+    with pytest.raises(ad.ShapeError, match="sum"):
+        ad.grad(lambda x: x * 2.0)(np.ones(2))
 
 
 # ---- scale and concurrency ---------------------------------------------------------------------------
@@ -326,3 +386,83 @@ def test_two_threads_differentiate_at_once():
         for g, e in zip(got, expected["mlp"]):
             np.testing.assert_array_equal(g, e)
     assert all(got == expected["chain"] for got in results["chain"])
+
+
+# ---- wrong before issue 10 (each of these failed) ---------------------------------------------------
+
+
+def test_power_with_exponent_zero_or_one_at_zero_is_not_nan():
+    """The VJP computed 0 · 0⁻¹ = nan; the derivative of x⁰ is 0 and of x¹ is 1 everywhere."""
+    assert ad.grad(lambda x: ad.power(x, 0.0))(0.0) == 0.0
+    assert ad.grad(lambda x: x ** 1.0)(0.0) == 1.0
+    assert ad.grad(ad.grad(lambda x: x ** 1.0))(0.0) == 0.0
+    assert ad.grad(ad.grad(lambda x: x ** 2.0))(0.0) == 2.0
+    np.testing.assert_array_equal(ad.grad(lambda x: ad.sum(x ** 0.0))(np.array([0.0, 2.0])), [0.0, 0.0])
+
+
+def test_mixed_partials_are_plain_numbers():
+    """The inner grad's input is not an enclosing grad's: a top-level grad never returns a Var."""
+    f = lambda x, y: ad.sin(ad.sin(x) + ad.sin(y))  # noqa: E731
+    d2 = ad.grad(ad.grad(f, argnums=1), argnums=0)(0.3, 0.5)
+    assert type(d2) is np.float64
+    u = np.sin(0.3) + np.sin(0.5)
+    assert d2 == pytest.approx(-np.sin(u) * np.cos(0.3) * np.cos(0.5), rel=1e-14)
+    x, y = np.array([0.3, 0.4]), np.array([0.5, 0.6])
+    g = ad.grad(lambda x, y: ad.sum(ad.grad(lambda y: ad.sum(f(x, y)))(y) * x), argnums=0)(x, y)
+    assert type(g) is np.ndarray
+    inner = ad.grad(lambda x, y: ad.sum(f(x, y)), argnums=1)
+    h = ad.grad(lambda x, y: ad.sum(inner(x, y)), argnums=0)(x, y)
+    assert type(h) is np.ndarray
+    np.testing.assert_allclose(h, -np.sin(np.sin(x) + np.sin(y)) * np.cos(x) * np.cos(y), rtol=1e-14)
+
+
+def test_comparisons_give_plain_boolean_arrays():
+    x = ad.Var(2.0)
+    assert (x == 2.0) is np.True_ and (x != 2.0) is np.False_
+    v = ad.Var([1.0, 2.0, 3.0])
+    for result, expected in ((v == 2.0, [False, True, False]), (v != 2.0, [True, False, True]),
+                             (v < 2.0, [True, False, False]), (v <= 2.0, [True, True, False]),
+                             (v > 2.0, [False, False, True]), (v >= 2.0, [False, True, True]),
+                             (2.0 < v, [False, False, True]),  # noqa: SIM300 (the reflected form)
+                             (np.ones(3) == v, [True, False, False]), (v == v, [True, True, True])):
+        assert type(result) is np.ndarray and result.dtype == bool
+        np.testing.assert_array_equal(result, expected)
+    assert np.sum(v == 2.0) == 1 and ad.sum(v > 1.0) == 2.0
+    assert ad.grad(lambda x: x * 3.0 if x > 0 else -x)(2.0) == 3.0  # control flow on a comparison
+
+
+def test_bool_of_a_var_is_numpy_s():
+    assert bool(ad.Var(2.0)) and not bool(ad.Var(0.0)) and bool(ad.Var([3.0]))
+    with pytest.raises(ad.AutodiffError, match="ambiguous"):
+        bool(ad.Var([1.0, 2.0]))
+
+
+def test_numpy_functions_on_a_var_use_the_engine():
+    v = ad.Var([1.0, 2.0, 3.0])
+    total = np.sum(v)
+    assert type(total) is ad.Var and total.op.name == "sum" and float(total.value) == 6.0
+    assert np.sin(v).op.name == "sin" and (np.ones(3) * v).op.name == "multiply"
+    np.testing.assert_allclose(ad.grad(lambda x: np.sum(np.exp(x) * x))(np.zeros(2)), [1.0, 1.0])
+    with pytest.raises(ad.AutodiffError, match="core"):
+        np.fft.fft(v)
+
+
+def test_the_fast_order_agrees_with_the_full_toposort_on_random_graphs():
+    """backward's own pass (constants skipped, activity fused) against the general one (order=),
+    on random graphs with shared nodes, constants, and inputs that are interior nodes."""
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        leaves = [ad.Var(rng.standard_normal()) for _ in range(3)]
+        nodes = list(leaves)
+        for _ in range(25):
+            a, b = nodes[rng.integers(len(nodes))], nodes[rng.integers(len(nodes))]
+            kind = rng.integers(4)
+            nodes.append(a * b if kind == 0 else a + 0.5 if kind == 1 else ad.sin(a) if kind == 2 else a - b)
+        out = nodes[-1] + nodes[-2] * 0.3
+        wrt = [leaves[0], nodes[5 + trial % 10], leaves[2]]
+        fast = ad.backward(out, wrt)
+        full = ad.backward(out, wrt, order=ad.toposort(out))
+        for w in wrt:
+            assert (fast[w] is None) == (full[w] is None)
+            if fast[w] is not None:
+                assert fast[w] == pytest.approx(full[w], rel=1e-12, abs=1e-12)
