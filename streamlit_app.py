@@ -5,58 +5,41 @@ Run: streamlit run streamlit_app.py
 
 import streamlit as st
 
-from ui import panels, tools
-from ui import state as S
+from ui import panels, shared, tools
+from ui.names import Model
 
 st.set_page_config(page_title="Backprop Studio", page_icon="∂", layout="wide")
-S.init(st.session_state, st.query_params)
-S.persist_widget_values(st.session_state)
+shared.memory_janitor()  # once per server: hands back the memory of sessions that ended
 panels.style()
-panels.page_script()
+panels.init()
+state = st.session_state
+presenting = bool(state.get(Model.PRESENT))
 
-title, toggle = st.columns([5, 1], vertical_alignment="bottom")
-title.title("∂ Backprop Studio")
+title, toggle = st.columns([5, 1], vertical_alignment="center")
+if not presenting:  # a projector's height goes to the graph
+    title.markdown("## ∂ Backprop Studio <small>reverse-mode automatic differentiation, one node at a time</small>",
+                   unsafe_allow_html=True)
 with toggle:
     panels.presentation_toggle()
-presenting = st.session_state.get(S.PRESENT)
 if not presenting:
-    st.caption("Reverse-mode automatic differentiation, one node at a time.")
     panels.editor()
 panels.second_order_banner()
-if st.session_state.get(S.TRACE) is not None:
-    panels.player()
 
 
-@st.fragment(run_every=panels.autoplay_interval())
+@st.fragment
 def step_view():
-    """Everything that changes with the step. A fragment: stepping (and autoplay) reruns only this."""
-    S.persist_widget_values(st.session_state, S.STEP_VIEW_WIDGET_KEYS)
-    panels.advance_autoplay()
-    trace = S.active_trace(st.session_state)
-    if trace is None:
-        return
-    panels.timeline(trace)
-    graph_column, side_column = st.columns([3, 2])
-    with graph_column:
-        panels.graph(trace)
-    with side_column:
-        st.subheader("This step")
-        panels.explanation(trace)
-        if not presenting:
-            st.subheader("Node inspector")
-            panels.inspector(trace)
+    """The step view steps in the browser; its report of the step reruns only this fragment."""
+    panels.step_view()
     if not presenting:
-        tape, export = st.tabs(["Tape", "Export"])
-        with tape:
-            panels.tape(trace)
-        with export:
-            tools.export(trace)
-    S.sync_query_params(st.session_state, st.query_params)
+        panels.layout_choice()
+        with st.expander("Export", icon=":material/download:"):
+            panels.export(state[Model.SECOND_TRACE] or state[Model.TRACE])
 
 
-step_view()
+if state.get(Model.TRACE) is not None:
+    step_view()
 
-if not presenting and st.session_state.get(S.TRACE) is not None:
+if not presenting and state.get(Model.TRACE) is not None:
     st.divider()
     what_if, check, function, second = st.tabs(["What if…", "Gradient check", "Function view", "Second order"])
     with what_if:

@@ -1,7 +1,8 @@
 """``python -m core PROGRAM_OR_FILE [--seed N] [--json]``: a trace, readable in a terminal.
 
-Prints the forward pass as a table, then every backward step: the node, its gradient, and for each
-parent the rule applied, the contribution sent and the parent's running sum. ``--json`` writes the
+Prints the forward pass as a table, then every backward step as the narrator (``core.narrate``)
+tells it to the page: the node, its gradient, and for each parent the rule applied with its
+numbers and the parent's running sum. ``--json`` writes the
 Trace's JSON instead (the format of docs/trace-format.md), for the app's import or other tools.
 """
 
@@ -12,8 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import AutodiffError, ExpressionError
-from .ops import OPS
-from .rules import plain_text, substitute
+from .narrate import narrate
 from .trace import Trace, format_value
 
 
@@ -28,16 +28,10 @@ def format_trace(trace: Trace) -> str:
         lines += ["", trace.note]
         return "\n".join(lines) + "\n"
     lines += ["", "Backward pass (reverse topological order)"]
-    for k, step in enumerate(trace.backward_steps, start=1):
-        node = nodes[step.node]
-        lines.append(f"  step {k}: {trace.title(node.id)} ({node.op}) has gradient {format_value(step.grad)}")
-        op = OPS.get(node.op)
-        arg_names = dict(zip(op.arg_names, (trace.title(p) for p in node.parents))) if op else {}
-        arg_names["z"] = trace.title(node.id)
-        for c in step.contributions:
-            parent = nodes[c.parent]
-            lines.append(f"      -> {trace.title(parent.id):<10} {plain_text(substitute(c.rule, arg_names))}")
-            lines.append(f"         sends {format_value(c.value)}, running sum {format_value(c.accumulated)}")
+    for t in range(trace.t_forward_end + 1, trace.t_end + 1):
+        narration = narrate(trace, t)
+        lines.append(f"  {narration.summary}")
+        lines += [f"      {formula}" for formula in narration.plain_formulas[1:]]
     lines += ["", "Gradients"]
     lines += [f"  d{trace.title(trace.output)}/d{name} = {format_value(g, 6)}" for name, g in trace.grads.items()]
     return "\n".join(lines) + "\n"

@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 
 _LETTER = re.compile(r"(?<![\\A-Za-z])[A-Za-z](?![A-Za-z])")
+_BARRED = re.compile(r"\\(?:bar|overline)\{((?:[^{}]|\{[^{}]*\})*)\}")  # one level of nested braces
 _PLAIN = (
-    (re.compile(r"\\bar\{([^{}]+)\}"), "\\1\u0304"),
+    (_BARRED, "\\1\u0304"),
+    (re.compile(r"\\checkmark"), "✓"),
+    (re.compile(r"_\{([^{}]*)\}"), "\\1"),
     (re.compile(r"\\mathrel\{\+\}="), "+="),
     (re.compile(r"\^\{-\\top\}"), "⁻ᵀ"),
     (re.compile(r"\^\\top"), "ᵀ"),

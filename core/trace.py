@@ -113,19 +113,6 @@ class LazyRecords(Sequence):
 
 
 @dataclass(frozen=True)
-class Explanation:
-    """What happens at step t, as data the app turns into a sentence and a formula."""
-
-    t: int
-    phase: str  # "start", "forward", "backward" or "end"
-    step: int  # 1-based index within the phase (0 at start)
-    steps_in_phase: int
-    node: int | None
-    summary: str  # one plain sentence
-    contributions: tuple = ()  # the backward step's contributions
-
-
-@dataclass(frozen=True)
 class Trace:
     nodes: tuple
     inputs: dict  # name -> id
@@ -149,6 +136,13 @@ class Trace:
         object.__setattr__(self, "_computed_at", computed_at)
         object.__setattr__(self, "_arrivals", arrivals)
         object.__setattr__(self, "_processed_at", processed_at)
+
+    def __reduce__(self):
+        """Pickle the records themselves (made now if they were not yet), not the functions that
+        make them lazily, nor the indexes, which the other side rebuilds: so a Trace can cross a
+        process boundary (the app runs programs in worker processes, ``ui/jobs.py``)."""
+        return (Trace, (tuple(self.nodes), dict(self.inputs), self.output, dict(self.grads), self.forward_steps,
+                        tuple(self.backward_steps), self.program, self.seed, self.note))
 
     def title(self, node_id: int) -> str:
         """How a node is named on screen: the user's name, else its symbol and id ('× #2')."""
@@ -235,31 +229,11 @@ class Trace:
             return f"Forward {t} of {self.t_forward_end}"
         return f"Backward {t - self.t_forward_end} of {len(self.backward_steps)}"
 
-    def explain(self, t: int) -> Explanation:
-        """What happens at step t: the phase, the node, and one sentence."""
-        self._check_t(t)
-        forward_end = self.t_forward_end
-        if t == 0:
-            shown = ", ".join(f"{name} = {format_value(self.nodes[i].value)}" for name, i in self.inputs.items())
-            return Explanation(t, "start", 0, len(self.forward_steps), None,
-                               "Nothing is computed yet." + (f" Inputs: {shown}." if shown else ""))
-        if t <= forward_end:
-            node = self.nodes[self.forward_steps[t - 1]]
-            args = ", ".join(self.title(p) for p in node.parents)
-            summary = (f"Forward {t} of {forward_end}: {self.title(node.id)} = {node.op}({args}) "
-                       f"= {format_value(node.value)}")
-            return Explanation(t, "forward", t, forward_end, node.id, summary)
-        k = t - forward_end
-        step = self.backward_steps[k - 1]
-        node = self.nodes[step.node]
-        sends = "; ".join(
-            f"sends {format_value(c.value)} to {self.title(c.parent)} (now {format_value(c.accumulated)})"
-            for c in step.contributions
-        )
-        summary = (f"Backward {k} of {len(self.backward_steps)}: {self.title(node.id)} has gradient "
-                   f"{format_value(step.grad)}" + (f" and {sends}" if sends else ""))
-        phase = "backward" if t < self.t_end else "end"
-        return Explanation(t, phase, k, len(self.backward_steps), node.id, summary, step.contributions)
+    def explain(self, t: int):
+        """What happens at step t: a ``core.narrate.Narration`` (title, sentence, formulas)."""
+        from .narrate import narrate  # the narrator reads traces; traces don't need it to exist
+
+        return narrate(self, t)
 
     # ---- JSON -------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -410,9 +384,9 @@ def format_value(value, digits: int = 4) -> str:
         return "—"
     a = np.asarray(value)
     if a.ndim == 0:
-        return f"{float(a):.{digits}g}"
+        return f"{float(a) + 0.0:.{digits}g}"  # + 0.0: no "-0" for a negative zero
     if a.ndim == 1 and a.size <= 3:
-        return "[" + ", ".join(f"{float(x):.3g}" for x in a) + "]"
+        return "[" + ", ".join(f"{float(x) + 0.0:.3g}" for x in a) + "]"
     return f"{'×'.join(map(str, a.shape))} ‖{float(np.linalg.norm(a)):.3g}‖"
 
 

@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
+from ui.names import HOOKS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -83,17 +85,39 @@ def share_link(base: str, program: str, t="0", seed: int = 0, **extra) -> str:
     return f"{base}/?{urlencode({'program': program, 't': t, 'seed': seed, **extra})}"
 
 
-GRAPH_SVG = '[data-testid="stGraphVizChart"] svg'
+def hook(name: str) -> str:
+    """The CSS selector of a step-view element (Playwright's CSS reaches into its shadow root)."""
+    return f'[data-hook="{HOOKS[name]}"]'
+
+
+GRAPH_SVG = f"{hook('graph')} svg"
+# In-page JavaScript: the step view's shadow root (for page.evaluate / wait_for_function).
+STUDIO_ROOT = f"""(() => {{
+  for (const e of document.querySelectorAll("*")) {{
+    if (e.shadowRoot && e.shadowRoot.querySelector('{hook("root")}')) return e.shadowRoot;
+  }}
+  return null;
+}})()"""
+
+
+def open_studio(page, url: str, timeout_ms: int = 60000) -> None:
+    """Open a link and wait until the step view has drawn its graph."""
+    page.goto(url)
+    page.wait_for_selector(f"{GRAPH_SVG} g.node", timeout=timeout_ms)
+    page.wait_for_function(f"() => {STUDIO_ROOT}.querySelector('{hook('phase')}').textContent.length > 0",
+                           timeout=timeout_ms)
+
+
+def phase(page) -> str:
+    return page.locator(hook("phase")).inner_text()
+
+
+def wait_for_phase(page, text: str, timeout_ms: int = 10000) -> None:
+    page.wait_for_function(
+        f"(text) => {STUDIO_ROOT}.querySelector('{hook('phase')}').textContent === text", arg=text,
+        timeout=timeout_ms)
 
 
 def graph_text(page) -> str:
     """All the text of the rendered graph SVG."""
     return page.locator(GRAPH_SVG).first.evaluate("svg => svg.textContent")
-
-
-def wait_for_graph_text(page, needle: str, timeout_ms: int = 30000) -> None:
-    page.wait_for_function(
-        """([selector, needle]) => { const svg = document.querySelector(selector);
-                return svg !== null && svg.textContent.includes(needle); }""",
-        arg=[GRAPH_SVG, needle], timeout=timeout_ms,
-    )

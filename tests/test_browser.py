@@ -1,89 +1,215 @@
-"""One real-browser test: the real server, Debian's Chromium, the rendered SVG.
+"""Real-browser tests: the real server, Debian's Chromium, the step view as a user meets it.
 
-AppTest checks the DOT we send; only a browser shows that it becomes a picture with the right
-words in it, that the buttons work over the websocket, and that the page asks nothing of the
-internet. CI installs Chromium (``.ci/run``); this test is not skipped there.
+AppTest checks what the server sends; only a browser shows that it becomes a picture that steps,
+that keys and clickers work wherever the focus is, that the layout never moves, that presentation
+mode is readable, and that the page asks nothing of the internet. CI installs Chromium
+(``.ci/run``); these tests are not skipped there.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.browser_session import CHROMIUM, chromium_page, graph_text, share_link, streamlit_server, wait_for_graph_text
+from core.examples import load_examples
+from tests.browser_session import (
+    CHROMIUM,
+    GRAPH_SVG,
+    STUDIO_ROOT,
+    chromium_page,
+    graph_text,
+    hook,
+    open_studio,
+    phase,
+    share_link,
+    streamlit_server,
+    wait_for_phase,
+)
 
 SEED_PROGRAM = "x = 2.0\ny = 3.0\nz = x * y + x\n"
+MLP = next(e for e in load_examples() if "MLP" in e.title).program
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", Path(__file__).resolve().parent / "artifacts"))
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.browser, pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+                       reason="Debian's chromium is not installed"),
+]
 
 
-def _chromium_available() -> bool:
-    return Path(CHROMIUM).exists()
-
-
-@pytest.mark.skipif(not _chromium_available() and not os.environ.get("CI"), reason="Debian's chromium is not installed")
-def test_seed_program_in_a_real_browser():
+@pytest.fixture(scope="module")
+def server():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server() as base:
+        yield base
+
+
+def node_boxes(page) -> list:
+    """Every node's box in the SVG's own coordinates (what the layout decided)."""
+    return page.evaluate(f"""() => [...{STUDIO_ROOT}.querySelectorAll('g.node')].map(g => {{
+        const b = g.getBBox();
+        return [g.id, Math.round(b.x * 10), Math.round(b.y * 10), Math.round(b.width * 10)]; }})""")
+
+
+def url_t(page) -> str:
+    return parse_qs(urlparse(page.url).query).get("t", [""])[0]
+
+
+def test_seed_program_steps_in_the_browser(server):
     requests = []
-    with streamlit_server() as base, chromium_page() as page:
+    with chromium_page() as page:
         page.on("request", lambda request: requests.append(request.url))
-        page.goto(share_link(base, SEED_PROGRAM, t="end"))
-        wait_for_graph_text(page, "ḡ 4 ✓")
+        open_studio(page, share_link(server, SEED_PROGRAM, t="end"))
+        assert phase(page) == "Backward 2 of 2"
         text = graph_text(page)
         for name in ("x", "y", "z"):
             assert name in text
         assert "ḡ 4 ✓" in text  # x's gradient, complete
-        page.screenshot(path=str(ARTIFACTS / "seed-end.png"), full_page=True)
+        page.locator(hook("formulas")).locator(".katex").first.wait_for()  # the step's formulas, typeset
+        page.screenshot(path=str(ARTIFACTS / "seed-end.png"))
 
-        page.get_by_role("button", name="Previous").click()
-        wait_for_graph_text(page, "(1 of 2)")
+        page.locator(hook("prev")).click()
+        wait_for_phase(page, "Backward 1 of 2")
         changed = graph_text(page)
-        assert changed != text and "ḡ 4 ✓" not in changed
-        page.screenshot(path=str(ARTIFACTS / "seed-previous.png"), full_page=True)
-
+        assert "(1 of 2)" in changed and "ḡ 4 ✓" not in changed
+        page.wait_for_function("() => new URL(location.href).searchParams.get('t') === '3'", timeout=10000)
+        page.screenshot(path=str(ARTIFACTS / "seed-previous.png"))
     foreign = [u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     assert not foreign, f"the page asked the internet for: {foreign[:5]}"
 
 
-def press_until(page, key: str, selector: str, attempts: int = 3) -> None:
-    """Press ``key`` once the page is idle, and again if a rerun swallowed it (a key that lands
-    while Streamlit replaces the buttons is lost, as it would be for a user)."""
-    for attempt in range(attempts):
-        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30000)
-        page.keyboard.press(key)
-        try:
-            page.wait_for_selector(selector, timeout=10000)
-            return
-        except Exception:
-            if attempt == attempts - 1:
-                raise
-
-
-@pytest.mark.skipif(not _chromium_available() and not os.environ.get("CI"), reason="Debian's chromium is not installed")
-def test_presentation_mode_autoplay_and_keys():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server() as base, chromium_page(1920, 1080) as page:
-        page.goto(share_link(base, SEED_PROGRAM, t="0", present="1", autoplay="1", speed="0.25"))
-        wait_for_graph_text(page, "ḡ 4 ✓", timeout_ms=60000)  # autoplay walked to the end by itself
-        assert page.locator("textarea").count() == 0  # presentation mode: no editor
-        assert "Backward 2 of 2" in page.locator(".phase").first.inner_text()
-        page.screenshot(path=str(ARTIFACTS / "presentation-end.png"))
-
-        page.screenshot(path=str(ARTIFACTS / "autoplay.png"))
-        page.get_by_text("Autoplay").click()  # off, so that the keys own the timeline
-        page.wait_for_selector('[data-testid="stSlider"]', timeout=30000)
-        page.locator(".phase").first.click()  # focus the page, not a widget
+def test_nodes_never_move_and_clicker_presses_are_never_dropped(server):
+    with chromium_page() as page:
+        open_studio(page, share_link(server, MLP, t="0"))
+        forward_end = page.evaluate(f"() => Number({STUDIO_ROOT}.querySelector('{hook('slider')}').max)")
+        svg_before = page.evaluate(f"() => {STUDIO_ROOT}.querySelector('{GRAPH_SVG}') !== null")
+        page.locator(hook("graph")).click(position={"x": 5, "y": 5})  # focus the page, not a button
         page.keyboard.press("Home")
-        page.wait_for_selector('[data-testid="stGraphVizChart"] svg', timeout=30000)
-        page.wait_for_function("() => document.querySelector('.phase').innerText.startsWith('Start')",
-                               timeout=30000)
-        for key, t in (("ArrowRight", 1), ("PageDown", 2)):
-            press_until(page, key, f'[data-testid="stGraphVizChart"] g[id="current-{t}"]')
-        page.screenshot(path=str(ARTIFACTS / "presentation-keys.png"))
+        wait_for_phase(page, "Start")
+        boxes = node_boxes(page)
+        for _ in range(4):  # a clicker: four presses 100 ms apart
+            page.keyboard.press("PageDown")
+            time.sleep(0.1)
+        wait_for_phase(page, "Forward 4 of 8")
+        assert node_boxes(page) == boxes
+        page.keyboard.press("End")
+        wait_for_phase(page, f"Backward {forward_end - 8} of {forward_end - 8}")
+        assert node_boxes(page) == boxes and svg_before
+        page.wait_for_function("() => new URL(location.href).searchParams.get('t') === 'end'", timeout=10000)
+        page.screenshot(path=str(ARTIFACTS / "mlp-end.png"))
 
 
+def test_presentation_mode_keys_and_readable_text(server):
+    with chromium_page(1280, 720) as page:
+        open_studio(page, share_link(server, MLP, t="3"))
+        page.get_by_text("Presentation mode").click()  # with the mouse: the focus stays on the toggle
+        page.wait_for_selector(".stTextArea", state="detached", timeout=30000)
+        assert phase(page) == "Forward 3 of 8"
+        page.keyboard.press("ArrowRight")
+        wait_for_phase(page, "Forward 4 of 8")
+        page.keyboard.press("PageDown")
+        wait_for_phase(page, "Forward 5 of 8")
+        time.sleep(0.5)  # the view glides to the current node
+        pixels = page.evaluate(f"""() => {{
+            const g = {STUDIO_ROOT}.querySelector('g.node[data-status="current"]');
+            const text = g.querySelector('text');
+            return text.getBoundingClientRect().height; }}""")
+        assert pixels >= 18, f"the current node's text is {pixels:.1f} px high on a 1280×720 screen"
+        inside = page.evaluate(f"""() => {{
+            const g = {STUDIO_ROOT}.querySelector('g.node[data-status="current"]').getBoundingClientRect();
+            const box = {STUDIO_ROOT}.querySelector('{hook('graph')}').getBoundingClientRect();
+            return g.left >= box.left && g.right <= box.right && g.top >= box.top && g.bottom <= box.bottom
+                && g.bottom <= window.innerHeight; }}""")
+        assert inside, "the current node is not on screen"
+        page.screenshot(path=str(ARTIFACTS / "presentation-1280x720.png"))
+
+
+def test_autoplay_in_the_browser_at_its_rate(server):
+    with chromium_page() as page:
+        open_studio(page, share_link(server, MLP, t="0", autoplay="1", speed="0.25"))
+        intervals = page.evaluate(f"""() => new Promise((resolve) => {{
+            const box = {STUDIO_ROOT}.querySelector('{hook('phase')}');
+            const times = [];
+            new MutationObserver(() => {{
+                times.push(performance.now());
+                if (times.length === 7) resolve(times.slice(1).map((t, i) => t - times[i]));
+            }}).observe(box, {{childList: true, characterData: true, subtree: true}});
+        }})""")
+        mean = sum(intervals) / len(intervals)
+        assert 200 <= mean <= 320, f"autoplay at 0.25 s/step took {mean:.0f} ms per step"
+        playing = f"() => {STUDIO_ROOT}.querySelector('{hook('play')}').getAttribute('aria-label') === 'Play'"
+        page.wait_for_function(playing, timeout=10000)  # parked at the end
+        assert phase(page) == "Backward 8 of 8"
+        page.keyboard.press("Home")
+        wait_for_phase(page, "Start")
+        page.keyboard.press(" ")  # space plays
+        wait_for_phase(page, "Forward 1 of 8", timeout_ms=5000)
+
+
+def test_colours_and_outlines_survive_switching_examples(server):
+    with chromium_page() as page:
+        open_studio(page, share_link(server, SEED_PROGRAM, t="0"))
+        neuron = next(e for e in load_examples() if "neuron" in e.title.lower())
+        page.locator(".st-key-example").get_by_role("combobox").click()
+        page.get_by_role("option", name=neuron.title).click()
+        page.wait_for_function(f"() => {STUDIO_ROOT}.querySelectorAll('g.node').length > 6", timeout=30000)
+        page.locator(hook("last")).click()
+        time.sleep(0.3)
+        unstyled = page.evaluate(f"""() => [...{STUDIO_ROOT}.querySelectorAll('g.node[data-status]')]
+            .filter(g => {{ const s = g.querySelector('ellipse, polygon, path');
+                           return !s || s.getAttribute('fill') === 'none' || s.getAttribute('stroke') === 'black'; }})
+            .map(g => g.id)""")
+        assert not unstyled, f"nodes drawn without their status style: {unstyled}"
+        page.screenshot(path=str(ARTIFACTS / "switched-example.png"))
+
+
+def test_clicking_a_node_inspects_it_and_the_link_keeps_it(server):
+    with chromium_page() as page:
+        open_studio(page, share_link(server, SEED_PROGRAM, t="end"))
+        page.locator(f"{GRAPH_SVG} g#n1").click()
+        page.wait_for_function("() => new URL(location.href).searchParams.get('node') === '1'", timeout=10000)
+        assert "y" in page.locator(hook("inspector")).inner_text()
+        again = page.url
+        page.goto(again)
+        page.wait_for_selector(f"{GRAPH_SVG} g.node", timeout=60000)
+        selected = f"() => {STUDIO_ROOT}.querySelector('.selection').getAttribute('visibility') === 'visible'"
+        page.wait_for_function(selected, timeout=10000)
+
+
+def test_downloads_always_send_the_file_of_their_button(server, tmp_path):
+    with chromium_page() as page:
+        open_studio(page, share_link(server, SEED_PROGRAM, t="end"))
+        with page.expect_download() as svg:
+            page.locator(hook("svg_download")).click()
+        svg_text = Path(svg.value.path()).read_text()
+        assert svg_text.startswith("<?xml") and "ḡ 4 ✓" in svg_text
+        assert svg.value.suggested_filename == "backprop-t4.svg"
+        page.get_by_text("Export").click()
+        names = []
+        for label in ("Graph as DOT", "Trace as JSON", "Python script", "Graph as DOT"):
+            with page.expect_download() as download:
+                page.get_by_role("button", name=label).click()
+            names.append(download.value.suggested_filename)
+            content = Path(download.value.path()).read_text()
+            assert ("digraph" in content) == (label == "Graph as DOT")
+        assert names == ["backprop-t4.dot", "trace.json", "backprop.py", "backprop-t4.dot"]
+
+
+def test_a_thousand_node_program_opens_and_steps(server):
+    from bench.programs import neuron_layer_program
+
+    program = neuron_layer_program(40, 8)  # about 1,000 nodes
+    with chromium_page() as page:
+        open_studio(page, share_link(server, program, t="0"), timeout_ms=120000)
+        assert page.evaluate(f"() => {STUDIO_ROOT}.querySelectorAll('g.node').length") > 1000
+        page.locator(hook("graph")).click(position={"x": 5, "y": 5})
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        third = f"() => {STUDIO_ROOT}.querySelector('{hook('phase')}').textContent.startsWith('Forward 3 of')"
+        page.wait_for_function(third, timeout=5000)
+        page.screenshot(path=str(ARTIFACTS / "thousand-nodes.png"))

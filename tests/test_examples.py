@@ -58,7 +58,7 @@ def test_cli_prints_forward_table_and_backward_steps():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Forward pass" in out and "Backward pass" in out
-    assert "running sum 4" in out and "dz/dx = 4" in out
+    assert "x̄ = 1 + 3 = 4 ✓" in out and "dz/dx = 4" in out  # the narrator's running sum
 
 
 def test_cli_json_round_trips(tmp_path):

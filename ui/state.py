@@ -1,34 +1,36 @@
-"""Session state: its keys, the callbacks that change it, and the share link.
+"""The page model: its fields in session state (``names.Model``), the callbacks that change them,
+and the share link.
 
 Every function takes the state as a plain mapping (``st.session_state`` in the app, a dict in
-tests), so all of this runs and is tested without Streamlit. Widget callbacks change the state
-*before* the rerun draws the page, which is what removes the one-click lag of reading buttons.
+tests), so all of this runs and is tested without Streamlit. Widgets have keys of their own
+(``names.Widget``); their callbacks copy values into the model before the rerun draws the page.
+
+The step lives in the browser (the step view steps without the server, ``ui/studio.py``) and is
+reported back; ``Model.T`` is the last step reported. When the server itself moves the step (a
+new program, a link, what-if) it bumps ``Model.REVISION`` and puts the view it wants shown into
+``Model.REQUEST``; the browser takes a request once per revision.
 
 The link contract (lecturers put these links in slides; don't break it):
-``?program=<text>&t=<int or "end">&seed=<int>``, plus, when they are on, ``rankdir=LR``,
-``present=1`` (presentation mode), ``autoplay=1`` (with ``speed=<seconds per step>``) and
-``second=<input>`` (the gradient's own graph); opening it reproduces the screen.
+``?program=<text>&t=<int or "end">&seed=<int>``, plus, when they are on, ``node=<id>``,
+``rankdir=LR``, ``present=1`` (presentation mode), ``autoplay=1`` (with ``speed=<seconds per
+step>``) and ``second=<input>`` (the gradient's own graph); opening it reproduces the screen.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from core.errors import AutodiffError
 from core.examples import load_examples
 from core.language import input_span, run
+from core.second_order import gradient_trace
 
-EDITOR, PROGRAM, SEED, T, TRACE, ERROR, STALE, EXAMPLE, RANKDIR, FIT = (
-    "editor", "program", "seed", "t", "trace", "error", "stale", "example", "rankdir", "fit",
-)
-PRESENT, PLAYING, SPEED, SECOND, SECOND_TRACE, LAST_TICK = (
-    "present", "playing", "speed", "second", "second_trace", "last_tick",
-)
-INITIALIZED = "initialized"
+from .names import Link, Model, Widget
+
 MAX_SEED = 2**31 - 1
 SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)  # seconds per step for autoplay
 DEFAULT_SPEED = 1.0
+TOOL_CACHE_ENTRIES = 16  # results of the tool tabs kept per session (oldest dropped first)
 
 
 @dataclass(frozen=True)
@@ -48,39 +50,6 @@ def _parse_seed(text) -> int:
     return min(max(seed, 0), MAX_SEED)
 
 
-def init(state, query_params) -> None:
-    """First run of a session: the program, seed and step from the link, else the first example."""
-    if state.get(INITIALIZED):
-        return
-    program = query_params.get("program") or load_examples()[0].program
-    state[EDITOR] = program
-    state[SEED] = _parse_seed(query_params.get("seed", 0))
-    state[RANKDIR] = "LR" if query_params.get("rankdir") == "LR" else "TB"
-    state[TRACE] = None
-    state[EXAMPLE] = next((e.title for e in load_examples() if e.program == program), None)
-    state[PRESENT] = query_params.get("present") == "1"
-    state[PLAYING] = query_params.get("autoplay") == "1"
-    state[SPEED] = _parse_speed(query_params.get("speed"))
-    state[SECOND] = None
-    run_editor(state)
-    wanted_second = query_params.get("second")
-    if wanted_second and state.get(TRACE) is not None and wanted_second in state[TRACE].inputs:
-        set_second_order(state, wanted_second)  # an unknown name in a link is ignored, not echoed
-    if state[PLAYING]:
-        state[LAST_TICK] = time.monotonic()  # show the linked step for one interval first
-    trace = active_trace(state)
-    wanted = str(query_params.get("t", "0")).strip()
-    if trace is not None:
-        if wanted == "end":
-            state[T] = trace.t_end
-        else:
-            try:
-                state[T] = min(max(int(wanted), 0), trace.t_end)
-            except ValueError:
-                state[T] = 0
-    state[INITIALIZED] = True
-
-
 def _parse_speed(text) -> float:
     try:
         speed = float(text)
@@ -89,126 +58,177 @@ def _parse_speed(text) -> float:
     return min(SPEEDS, key=lambda s: abs(s - speed))
 
 
+def _parse_node(text):
+    try:
+        return int(str(text))
+    except (TypeError, ValueError):
+        return None
+
+
+def init(state, query_params, run_program=run, make_gradient_trace=gradient_trace) -> None:
+    """First run of a session: the program, seed, step and modes from the link, else the first
+    example. ``run_program(text, seed)`` makes the Trace (the app passes its shared, bounded one),
+    ``make_gradient_trace(text, seed, wrt)`` the gradient's own graph."""
+    if state.get(Model.INITIALIZED):
+        return
+    program = query_params.get(Link.PROGRAM) or load_examples()[0].program
+    state[Widget.EDITOR] = program
+    state[Model.SEED] = state[Widget.SEED] = _parse_seed(query_params.get(Link.SEED, 0))
+    state[Model.RANKDIR] = state[Widget.RANKDIR] = "LR" if query_params.get(Link.RANKDIR) == "LR" else "TB"
+    state[Model.PRESENT] = state[Widget.PRESENT] = query_params.get(Link.PRESENT) == "1"
+    state[Model.PLAYING] = query_params.get(Link.AUTOPLAY) == "1"
+    state[Model.SPEED] = _parse_speed(query_params.get(Link.SPEED))
+    state[Model.TRACE] = state[Model.SECOND] = state[Model.SECOND_TRACE] = None
+    state[Model.T], state[Model.NODE], state[Model.REVISION] = 0, None, 0
+    state[Widget.EXAMPLE] = next((e.title for e in load_examples() if e.program == program), None)
+    run_editor(state, run_program)
+    wanted_second = query_params.get(Link.SECOND)
+    trace = state.get(Model.TRACE)
+    if wanted_second and trace is not None and wanted_second in trace.inputs:
+        set_second_order(state, wanted_second, make_gradient_trace)  # an unknown name in a link is ignored, not echoed
+    trace = active_trace(state)
+    if trace is not None:
+        wanted = str(query_params.get(Link.T, "0")).strip()
+        if wanted == "end":
+            t = trace.t_end
+        else:
+            try:
+                t = min(max(int(wanted), 0), trace.t_end)
+            except ValueError:
+                t = 0
+        node = _parse_node(query_params.get(Link.NODE))
+        node = node if node is not None and 0 <= node < len(trace.nodes) else None
+        request_view(state, t=t, node=node)
+    state[Model.INITIALIZED] = True
+
+
 def active_trace(state):
     """The trace on screen: the program's, or (after "differentiate again") its gradient's."""
-    return state.get(SECOND_TRACE) or state.get(TRACE)
+    return state.get(Model.SECOND_TRACE) or state.get(Model.TRACE)
 
 
-WIDGET_KEYS = (EDITOR, SEED, EXAMPLE, RANKDIR, FIT, T, PLAYING, SPEED, PRESENT)
-STEP_VIEW_WIDGET_KEYS = (T, RANKDIR, FIT)  # the widgets drawn inside the step view's fragment
+def request_view(state, **changes) -> None:
+    """The server moves the view itself: a new revision, which the browser takes once."""
+    for field, key in (("t", Model.T), ("node", Model.NODE), ("playing", Model.PLAYING), ("speed", Model.SPEED)):
+        if field in changes:
+            state[key] = changes[field]
+    state[Model.REVISION] = state.get(Model.REVISION, 0) + 1
+    state[Model.REQUEST] = view_of(state)
 
 
-def persist_widget_values(state, keys: tuple = WIDGET_KEYS) -> None:
-    """Keep widget values across runs that don't draw their widget. Streamlit forgets the value
-    of a widget that a run did not draw (the editor in presentation mode, the slider while
-    playing); writing it back as plain state makes it survive."""
-    for key in keys:
-        if key in state:
-            state[key] = state[key]
+def view_of(state) -> dict:
+    return {"t": state.get(Model.T, 0), "node": state.get(Model.NODE), "playing": bool(state.get(Model.PLAYING)),
+            "speed": state.get(Model.SPEED, DEFAULT_SPEED)}
 
 
-def run_editor(state) -> None:
-    """Run the editor's text. On an error keep the text and the last good trace (marked stale)."""
-    text = state.get(EDITOR, "")
-    seed = state.get(SEED, 0)
+def apply_view_report(state, report) -> bool:
+    """The browser's report of its view ({t, node, playing, speed, revision}). A report made for an
+    older revision (before a new program reached the browser) is ignored. Returns whether the
+    model changed."""
+    trace = active_trace(state)
+    if not isinstance(report, dict) or trace is None or report.get("revision") != state.get(Model.REVISION):
+        return False
+    before = view_of(state)
+    t = report.get("t")
+    if isinstance(t, int) and not isinstance(t, bool):
+        state[Model.T] = min(max(t, 0), trace.t_end)
+    node = report.get("node")
+    state[Model.NODE] = node if isinstance(node, int) and not isinstance(node, bool) and 0 <= node < len(trace.nodes) \
+        else None
+    state[Model.PLAYING] = report.get("playing") is True
+    speed = report.get("speed")
+    if isinstance(speed, (int, float)) and not isinstance(speed, bool):
+        state[Model.SPEED] = _parse_speed(speed)
+    return view_of(state) != before
+
+
+def run_editor(state, run_program=run) -> None:
+    """Run the editor's text. On an error keep the text and the last good trace (marked stale).
+    A rerun of the same program shape (a seed or a number changed) stays at the same step."""
+    text = state.get(Widget.EDITOR, "")
+    seed = state.get(Model.SEED, 0)
     try:
-        trace = run(text, seed=seed)
+        trace = run_program(text, seed)
     except AutodiffError as exc:  # an ExpressionError also says where: line and column
-        state[ERROR] = ProgramError(exc.message, getattr(exc, "line", None), getattr(exc, "col", None))
-        state[STALE] = state.get(TRACE) is not None
+        state[Model.ERROR] = ProgramError(exc.message, getattr(exc, "line", None), getattr(exc, "col", None))
+        state[Model.STALE] = state.get(Model.TRACE) is not None
         return
-    old = state.get(TRACE) if state.get(SECOND_TRACE) is None else None
-    old_t, at_end = state.get(T, 0), old is not None and state.get(T, 0) == old.t_end
-    state[SECOND] = state[SECOND_TRACE] = None  # a new program: back to its own graph
-    state[TRACE] = trace
-    state[PROGRAM] = text
-    state[ERROR] = None
-    state[STALE] = False
-    # A rerun of the same program shape (a seed or a number changed) stays at the same step.
+    old = state.get(Model.TRACE) if state.get(Model.SECOND_TRACE) is None else None
+    old_t = state.get(Model.T, 0)
+    at_end = old is not None and old_t == old.t_end
     same_shape = old is not None and old.t_end == trace.t_end
-    state[T] = trace.t_end if at_end else (min(old_t, trace.t_end) if same_shape else 0)
+    state[Model.SECOND] = state[Model.SECOND_TRACE] = None  # a new program: back to its own graph
+    state[Model.TRACE] = trace
+    state[Model.PROGRAM] = text
+    state[Model.ERROR] = None
+    state[Model.STALE] = False
+    t = trace.t_end if at_end else (min(old_t, trace.t_end) if same_shape else 0)
+    request_view(state, t=t, node=state.get(Model.NODE) if same_shape else None)
 
 
 # ---- callbacks ---------------------------------------------------------------------------------------
 
 
-def on_example(state) -> None:
-    title = state.get(EXAMPLE)
-    chosen = next((e for e in load_examples() if e.title == title), None)
+def on_example(state, run_program=run) -> None:
+    chosen = next((e for e in load_examples() if e.title == state.get(Widget.EXAMPLE)), None)
     if chosen is None:
         return
-    state[EDITOR] = chosen.program
-    state[T] = 0
-    run_editor(state)
+    state[Widget.EDITOR] = chosen.program
+    state[Model.TRACE] = None  # a new example starts at its beginning
+    run_editor(state, run_program)
 
 
-def step_to(state, where: str) -> None:
-    """first / prev / next / last: move along the timeline, clamped to it."""
-    trace = active_trace(state)
-    if trace is None:
-        return
-    t = state.get(T, 0)
-    t = {"first": 0, "prev": t - 1, "next": t + 1, "last": trace.t_end}[where]
-    state[T] = min(max(t, 0), trace.t_end)
+def on_seed(state, run_program=run) -> None:
+    state[Model.SEED] = _parse_seed(state.get(Widget.SEED, 0))
+    run_editor(state, run_program)
 
 
-# ---- autoplay ------------------------------------------------------------------------------------------
+def on_present(state) -> None:
+    state[Model.PRESENT] = bool(state.get(Widget.PRESENT))
 
 
-def on_play_toggled(state, now: float | None = None) -> None:
-    """Autoplay switched on: the current step stays on screen for one interval; at the end of
-    the timeline it starts again from the beginning."""
-    trace = active_trace(state)
-    if state.get(PLAYING) and trace is not None and state.get(T, 0) >= trace.t_end:
-        state[T] = 0
-    state[LAST_TICK] = time.monotonic() if now is None else now
+def on_rankdir(state) -> None:
+    state[Model.RANKDIR] = "LR" if state.get(Widget.RANKDIR) == "LR" else "TB"
 
 
-def tick(state, now: float) -> bool:
-    """One autoplay frame: advance a step if a step's time has passed. Returns whether it moved.
-    At the end it stays there (still 'playing', parked) until autoplay is switched off."""
-    trace = active_trace(state)
-    if not state.get(PLAYING) or trace is None or state.get(T, 0) >= trace.t_end:
-        return False
-    if now - state.get(LAST_TICK, 0.0) < 0.9 * state.get(SPEED, DEFAULT_SPEED):
-        return False
-    state[T] = min(state.get(T, 0) + 1, trace.t_end)
-    state[LAST_TICK] = now
-    return True
+def example_note(state) -> str | None:
+    """The gallery note of the chosen example, while the editor still holds that example."""
+    chosen = next((e for e in load_examples() if e.title == state.get(Widget.EXAMPLE)), None)
+    if chosen is None or state.get(Widget.EDITOR, "").strip() != chosen.program.strip():
+        return None
+    return chosen.note
 
 
 # ---- second order and what-if -------------------------------------------------------------------------
 
 
-def set_second_order(state, wrt: str | None) -> None:
+def set_second_order(state, wrt: str | None, make_gradient_trace=gradient_trace) -> None:
     """Show the graph that computes ∂out/∂wrt (None: back to the program's own graph)."""
-    from core.second_order import gradient_trace
-
-    state[SECOND], state[SECOND_TRACE], state[T] = None, None, 0
-    if not wrt or state.get(PROGRAM) is None:
-        return
-    try:
-        state[SECOND_TRACE] = gradient_trace(state[PROGRAM], state.get(SEED, 0), wrt)
-        state[SECOND] = wrt
-        state[ERROR] = None
-    except AutodiffError as exc:
-        state[ERROR] = ProgramError(f"differentiate again: {exc}")
+    state[Model.SECOND], state[Model.SECOND_TRACE] = None, None
+    if wrt and state.get(Model.PROGRAM) is not None:
+        try:
+            state[Model.SECOND_TRACE] = make_gradient_trace(state[Model.PROGRAM], state.get(Model.SEED, 0), wrt)
+            state[Model.SECOND] = wrt
+            state[Model.ERROR] = None
+        except AutodiffError as exc:
+            state[Model.ERROR] = ProgramError(f"differentiate again: {exc}")
+    request_view(state, t=0, node=None)
 
 
-def set_input_value(state, name: str, value: float) -> None:
+def set_input_value(state, name: str, value: float, run_program=run) -> None:
     """What-if: put a new number into the program's line ``name = <number>`` and rerun at the
     same step. The text is edited, not hidden state, so the link and the editor show it."""
-    if state.get(STALE):
-        state[ERROR] = ProgramError("The editor holds a program with an error: fix it or run it first, "
-                                    "so that changing an input here does not overwrite what you typed.")
+    if state.get(Model.STALE):
+        state[Model.ERROR] = ProgramError("The editor holds a program with an error: fix it or run it first, "
+                                          "so that changing an input here does not overwrite what you typed.")
         return
-    text = state.get(PROGRAM) or state.get(EDITOR, "")
+    text = state.get(Model.PROGRAM) or state.get(Widget.EDITOR, "")
     edited = replace_input_literal(text, name, value)
     if edited is None:
-        state[ERROR] = ProgramError(f"could not find the number that {name} is bound to in the program")
+        state[Model.ERROR] = ProgramError(f"could not find the number that {name} is bound to in the program")
         return
-    state[EDITOR] = edited
-    run_editor(state)
+    state[Widget.EDITOR] = edited
+    run_editor(state, run_program)
 
 
 def replace_input_literal(text: str, name: str, value: float) -> str | None:
@@ -224,24 +244,41 @@ def replace_input_literal(text: str, name: str, value: float) -> str | None:
     return f"{text[:start]}{float(value)!r}{text[end:]}"
 
 
+def remember(state, key: tuple, compute):
+    """compute() once per key in this session, for the tool tabs; an AutodiffError is kept and
+    shown, not raised. At most TOOL_CACHE_ENTRIES results are kept, the oldest dropped first."""
+    cache = state.setdefault(Model.TOOL_CACHE, {})
+    if key not in cache:
+        while len(cache) >= TOOL_CACHE_ENTRIES:
+            cache.pop(next(iter(cache)))
+        try:
+            cache[key] = ("ok", compute())
+        except AutodiffError as exc:
+            cache[key] = ("error", str(exc))
+    return cache[key]
+
+
 # ---- the share link --------------------------------------------------------------------------------
 
 
 def link_params(state) -> dict:
     """The query parameters that reproduce the screen."""
     trace = active_trace(state)
-    t = state.get(T, 0)
-    params = {"program": state.get(PROGRAM) or state.get(EDITOR, ""), "seed": str(state.get(SEED, 0))}
-    params["t"] = "end" if trace is not None and t == trace.t_end and t > 0 else str(t)
-    if state.get(RANKDIR) == "LR":
-        params["rankdir"] = "LR"
-    if state.get(PRESENT):
-        params["present"] = "1"
-    if state.get(PLAYING):
-        params["autoplay"] = "1"
-        params["speed"] = repr(state.get(SPEED, DEFAULT_SPEED))
-    if state.get(SECOND):
-        params["second"] = state[SECOND]
+    t = state.get(Model.T, 0)
+    params = {Link.PROGRAM: state.get(Model.PROGRAM) or state.get(Widget.EDITOR, ""),
+              Link.SEED: str(state.get(Model.SEED, 0))}
+    params[Link.T] = "end" if trace is not None and t == trace.t_end and t > 0 else str(t)
+    if state.get(Model.NODE) is not None:
+        params[Link.NODE] = str(state[Model.NODE])
+    if state.get(Model.RANKDIR) == "LR":
+        params[Link.RANKDIR] = "LR"
+    if state.get(Model.PRESENT):
+        params[Link.PRESENT] = "1"
+    if state.get(Model.PLAYING):
+        params[Link.AUTOPLAY] = "1"
+        params[Link.SPEED] = repr(state.get(Model.SPEED, DEFAULT_SPEED))
+    if state.get(Model.SECOND):
+        params[Link.SECOND] = state[Model.SECOND]
     return params
 
 
@@ -253,8 +290,5 @@ def sync_query_params(state, query_params) -> None:
         if query_params.get(key) != value:
             query_params[key] = value
     for key in list(query_params.keys()):
-        if key not in wanted and key in OPTIONAL_PARAMS:
+        if key not in wanted and key in Link.OPTIONAL:
             del query_params[key]
-
-
-OPTIONAL_PARAMS = ("rankdir", "present", "autoplay", "speed", "second")

@@ -8,14 +8,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.errors import AutodiffError
 from core.second_order import MAX_HESSIAN_INPUTS, hessian_vector_product, program_hessian
 
-from . import analysis
-from . import export as exporting
+from . import analysis, panels, shared
 from . import state as S
 from .figures import gradient_check_figure, heatmap, sweep_1d_figure, sweep_2d_figure
-from .render import GraphOptions
+from .names import Model, Widget
 
 
 def _scalar_inputs(trace) -> list:
@@ -24,15 +22,7 @@ def _scalar_inputs(trace) -> list:
 
 def _cached(key: tuple, compute):
     """compute() once per key in this session; an AutodiffError is kept and shown, not raised."""
-    cache = st.session_state.setdefault("tool_cache", {})
-    if key not in cache:
-        if len(cache) > 32:
-            cache.clear()
-        try:
-            cache[key] = ("ok", compute())
-        except AutodiffError as exc:
-            cache[key] = ("error", str(exc))
-    return cache[key]
+    return S.remember(st.session_state, key, compute)
 
 
 # ---- what if ---------------------------------------------------------------------------------------
@@ -40,7 +30,7 @@ def _cached(key: tuple, compute):
 
 def what_if() -> None:
     state = st.session_state
-    trace = state[S.TRACE]
+    trace = state[Model.TRACE]
     names = _scalar_inputs(trace)
     if not names:
         st.info("This program has no scalar inputs to change. Bind a name to a number (x = 2.0) to get one.")
@@ -48,7 +38,7 @@ def what_if() -> None:
     st.caption("Change a number: the program's text, the graph, the gradients and the link follow, "
                "at the same step of the timeline.")
     columns = st.columns(min(4, len(names)))
-    version = abs(hash((state.get(S.PROGRAM), state.get(S.SEED)))) % 10**8
+    version = abs(hash((state.get(Model.PROGRAM), state.get(Model.SEED)))) % 10**8
     for k, name in enumerate(names):
         key = f"whatif_{name}_{version}"  # a new program or seed: fresh widgets with its values
         columns[k % len(columns)].number_input(
@@ -59,7 +49,7 @@ def what_if() -> None:
 
 def _what_if_changed(name: str, key: str) -> None:
     state = st.session_state
-    S.set_input_value(state, name, state[key])
+    S.set_input_value(state, name, state[key], panels.run_program)
 
 
 # ---- second order ----------------------------------------------------------------------------------
@@ -67,7 +57,7 @@ def _what_if_changed(name: str, key: str) -> None:
 
 def second_order() -> None:
     state = st.session_state
-    trace = state[S.TRACE]
+    trace = state[Model.TRACE]
     if trace.note:
         st.info(trace.note)
         return
@@ -77,16 +67,17 @@ def second_order() -> None:
                     "pick an input x and step through the graph that computes ∂out/∂x. Its backward pass "
                     "gives the row x of the Hessian.")
         left, right = st.columns([2, 1], vertical_alignment="bottom")
-        wrt = left.selectbox("The gradient with respect to", names, key="second_wrt")
+        wrt = left.selectbox("The gradient with respect to", names, key=Widget.SECOND_WRT)
         right.button("Differentiate again", icon=":material/functions:", on_click=S.set_second_order,
-                     args=(state, wrt), type="primary", width="stretch", key="differentiate_again")
+                     args=(state, wrt, panels.gradient_trace), type="primary", width="stretch",
+                     key=Widget.SECOND_GO)
     else:
         st.info("Differentiate again shows the gradient's graph for a scalar input; this program's inputs "
                 "are arrays. The Hessian-vector product below still works.")
-    program, seed = state[S.PROGRAM], state.get(S.SEED, 0)
+    program, seed = state[Model.PROGRAM], state.get(Model.SEED, 0)
     status, result = "error", None
     if len(names) == len(trace.inputs) and len(names) <= MAX_HESSIAN_INPUTS:
-        status, result = _cached(("hessian", program, seed), lambda: program_hessian(program, seed))
+        status, result = _cached(("hessian", program, seed), lambda: shared.bounded(program_hessian, program, seed))
     if status == "ok":
         labels, H = result
         st.markdown("**Hessian** ∂²out/∂xᵢ∂xⱼ (reverse over reverse; symmetric up to rounding):")
@@ -107,7 +98,7 @@ def second_order() -> None:
 
 def _hvp_along_ones(program: str, seed: int, trace) -> dict:
     direction = {name: np.ones(trace.nodes[i].shape) for name, i in trace.inputs.items()}
-    return hessian_vector_product(program, seed, direction)
+    return shared.bounded(hessian_vector_product, program, seed, direction)
 
 
 # ---- gradient check ----------------------------------------------------------------------------------
@@ -115,19 +106,19 @@ def _hvp_along_ones(program: str, seed: int, trace) -> dict:
 
 def gradient_check() -> None:
     state = st.session_state
-    program, seed = state[S.PROGRAM], state.get(S.SEED, 0)
+    program, seed = state[Model.PROGRAM], state.get(Model.SEED, 0)
     st.markdown("The engine's gradient of every input against **central finite differences** "
                 "(f(x + εe) − f(x − εe)) / 2ε on the same program: entrywise for small inputs, along "
                 "random directions for large ones.")
-    symmetric = st.toggle("Perturb symmetric matrices symmetrically", key="check_symmetric",
+    symmetric = st.toggle("Perturb symmetric matrices symmetrically", key=Widget.CHECK_SYMMETRIC,
                           help=analysis.SYMMETRIC_EXPLANATION)
     if symmetric:
         st.caption(analysis.SYMMETRIC_EXPLANATION)
-    if not st.button("Run the check", icon=":material/rule:", key="run_check") and \
-            ("check", program, seed, symmetric) not in st.session_state.get("tool_cache", {}):
+    if not st.button("Run the check", icon=":material/rule:", key=Widget.CHECK_RUN) and \
+            ("check", program, seed, symmetric) not in st.session_state.get(Model.TOOL_CACHE, {}):
         return
     status, report = _cached(("check", program, seed, symmetric),
-                             lambda: analysis.gradient_check(program, seed, symmetric=symmetric))
+                             lambda: shared.bounded(analysis.gradient_check, program, seed, symmetric=symmetric))
     if status == "error":
         st.error(report)
         return
@@ -147,8 +138,8 @@ def _show_check(report) -> None:
 
 def function_view() -> None:
     state = st.session_state
-    trace = state[S.TRACE]
-    program, seed = state[S.PROGRAM], state.get(S.SEED, 0)
+    trace = state[Model.TRACE]
+    program, seed = state[Model.PROGRAM], state.get(Model.SEED, 0)
     names = list(trace.inputs)
     if not names:
         st.info("This program has no inputs.")
@@ -157,7 +148,7 @@ def function_view() -> None:
                 "tangent at the current value, and the finite-difference slope beside it. Pick two inputs for "
                 "a contour plot with the gradient arrow.")
     chosen = st.multiselect("Inputs to sweep (one or two scalars)", names, default=_scalar_inputs(trace)[:1],
-                            max_selections=2, key="sweep_inputs")
+                            max_selections=2, key=Widget.SWEEP_INPUTS)
     if not chosen:
         return
     ranges = []
@@ -170,43 +161,13 @@ def function_view() -> None:
         high = column.number_input(f"{name} to", value=centre + half, key=f"sweep_hi_{name}")
         ranges.append((low, high))
     if len(chosen) == 1:
-        status, result = _cached(("sweep", program, seed, chosen[0], ranges[0]),
-                                 lambda: sweep_1d_figure(analysis.sweep_1d(program, seed, chosen[0], *ranges[0])))
+        sweep = lambda: shared.bounded(analysis.sweep_1d, program, seed, chosen[0], *ranges[0])  # noqa: E731
+        status, result = _cached(("sweep", program, seed, chosen[0], ranges[0]), lambda: sweep_1d_figure(sweep()))
     else:
+        sweep = lambda: shared.bounded(analysis.sweep_2d, program, seed, *chosen, *ranges)  # noqa: E731
         status, result = _cached(("sweep2", program, seed, tuple(chosen), tuple(ranges)),
-                                 lambda: sweep_2d_figure(analysis.sweep_2d(program, seed, chosen[0], chosen[1],
-                                                                           ranges[0], ranges[1])))
+                                 lambda: sweep_2d_figure(sweep()))
     if status == "error":
         st.error(result, icon=":material/error:")
     else:
         st.plotly_chart(result, width="stretch")
-
-
-# ---- export --------------------------------------------------------------------------------------------
-
-
-def export(trace) -> None:
-    state = st.session_state
-    t = state[S.T]
-    options = GraphOptions(rankdir=state.get(S.RANKDIR, "TB"))
-    stem = f"backprop-t{t}"
-    left, middle, right, last = st.columns(4)
-    left.download_button("Graph as DOT", exporting.export_dot(trace, t, options), f"{stem}.dot",
-                         mime="text/vnd.graphviz", icon=":material/account_tree:", width="stretch")
-    with middle:
-        key = ("svg", state.get(S.PROGRAM), state.get(S.SEED), state.get(S.SECOND), t, options)
-        if st.button("Render SVG", icon=":material/image:", key="render_svg", width="stretch") or \
-                key in state.get("tool_cache", {}):
-            status, svg = _cached(key, lambda: exporting.export_svg(trace, t, options))
-            if status == "error":
-                st.error(svg)
-            else:
-                st.download_button("Download SVG", svg, f"{stem}.svg", mime="image/svg+xml", width="stretch")
-    # JSON and the script don't depend on the step and can be large (every value of every node):
-    # Streamlit builds them only when the button is clicked, not on every step.
-    right.download_button("Trace as JSON", lambda: exporting.export_json(trace), "trace.json",
-                          mime="application/json", icon=":material/data_object:", width="stretch")
-    last.download_button("Python script", lambda: exporting.export_python(trace), "backprop.py",
-                         mime="text/x-python", icon=":material/code:", width="stretch")
-    st.caption("The script reproduces the computation with `import core as ad` and prints the value and "
-               "the gradients. The JSON format is documented in docs/trace-format.md.")

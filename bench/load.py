@@ -1,0 +1,98 @@
+"""Load: N protocol-level students each open the MLP example and step once a second (issue 12).
+
+    python bench/load.py                              # 1, 10, 50, 100, 200 students, 20 steps each
+    python bench/load.py --users 1,10 --steps 5
+    python bench/load.py --heavy                      # also one session rerunning the costliest program
+    python bench/load.py --url http://127.0.0.1:8501  # a server already running (else one is started)
+
+A step is a click on the widget with key ``--widget`` (default ``step_next``, a button:
+``trigger_value``); ``--json '{"t": {t}}'`` sends ``json_value`` instead, with ``{t}`` replaced by
+the step number (a component that steps in the browser and reports ``t``). The time of a step is
+one round trip: the rerun sent to ``script_finished`` received. Students start spread over the
+first second; each waits out the rest of its second after a step. Printed per user count: steps
+timed, median and p95 in ms, errors (failed connections, exception elements, timeouts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.protocol import AppServer, StreamlitSession  # noqa: E402
+from core.examples import load_examples  # noqa: E402
+
+# The costliest kind of program the language allows today (see bench/memory.py): a 10⁶-entry
+# matrix summed 100 times. Replace with the limits' worst case when the cost model changes.
+HEAVY = "A = randn(1000, 1000)\n" + "".join(f"s{i} = sum(A)\n" for i in range(100)) + \
+        "".join(f"u{i} = {'s0' if i == 0 else f'u{i - 1}'} + s{i + 1}\n" for i in range(99))
+
+
+async def student(url: str, program: str, args, times: list, errors: list) -> None:
+    await asyncio.sleep(random.random())
+    try:
+        async with StreamlitSession(url, query={"program": program, "seed": 0, "t": 0}) as session:
+            await session.rerun()
+            for t in range(1, args.steps + 1):
+                start = time.perf_counter()
+                if args.json:
+                    result = await session.set_widget(args.widget, json_value=args.json.replace("{t}", str(t)))
+                else:
+                    result = await session.set_widget(args.widget, trigger_value=True)
+                times.append(result.seconds)
+                errors.extend(result.exceptions)
+                await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - start)))
+    except Exception as exc:  # noqa: BLE001 - counted and shown, the run goes on
+        errors.append(repr(exc))
+
+
+async def heavy_loop(url: str, stop: asyncio.Event) -> None:
+    with contextlib.suppress(Exception):
+        async with StreamlitSession(url, query={"program": HEAVY, "seed": 0, "t": 0}) as session:
+            while not stop.is_set():
+                await session.rerun()
+
+
+async def run_users(url: str, program: str, users: int, args) -> tuple:
+    times, errors, stop = [], [], asyncio.Event()
+    heavy = asyncio.create_task(heavy_loop(url, stop)) if args.heavy else None
+    await asyncio.gather(*[student(url, program, args, times, errors) for _ in range(users)])
+    stop.set()
+    if heavy is not None:
+        heavy.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heavy
+    return times, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", default="1,10,50,100,200")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--widget", default="step_next")
+    parser.add_argument("--json", default=None, help='json_value template, e.g. \'{"t": {t}}\'')
+    parser.add_argument("--heavy", action="store_true")
+    parser.add_argument("--url", default=None)
+    args = parser.parse_args()
+    program = next(e.program for e in load_examples() if "MLP" in e.title)
+    with contextlib.ExitStack() as stack:
+        url = args.url or stack.enter_context(AppServer(timeout=90)).url
+        for users in [int(u) for u in args.users.split(",")]:
+            times, errors = asyncio.run(run_users(url, program, users, args))
+            times.sort()
+            p95 = times[int(0.95 * (len(times) - 1))] if times else float("nan")
+            median = statistics.median(times) if times else float("nan")
+            print(f"users {users:4d}{' +heavy' if args.heavy else ''}: {len(times)} steps, "
+                  f"median {1000 * median:.0f} ms, p95 {1000 * p95:.0f} ms, errors {len(errors)} {errors[:2]}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Generated programs of a chosen size, for the benchmarks and the big-graph tests."""
+
+from __future__ import annotations
+
+
+def chain_program(statements: int) -> str:
+    """A scalar program of 1 + 4·statements nodes (sin, ×, + and a constant per line)."""
+    lines = ["x = 0.5"] + [f"h{i} = sin({'x' if i == 1 else f'h{i - 1}'}) * 0.9 + {'x' if i == 1 else f'h{i - 1}'}"
+                           for i in range(1, statements + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def neuron_layer_program(inputs: int, neurons: int) -> str:
+    """micrograd-style: scalar weights, a layer of tanh neurons, a squared loss (a wide graph)."""
+    lines = [f"x{i} = {0.05 * (i + 1):.2f}" for i in range(inputs)]
+    lines += [f"w{j}_{i} = {((i * 7 + j * 3) % 11 - 5) / 5:.2f}" for j in range(neurons) for i in range(inputs)]
+    lines += [f"n{j} = tanh({' + '.join(f'w{j}_{i} * x{i}' for i in range(inputs))})" for j in range(neurons)]
+    lines.append("loss = " + " + ".join(f"n{j} ** 2" for j in range(neurons)))
+    return "\n".join(lines) + "\n"
+
+
+def largest_program() -> str:
+    """About as many graph nodes as the language allows (5,000), in 500 lines: a deep chain whose
+    every line also reuses the input (the shape Graphviz cannot lay out: the page falls back)."""
+    body = "".join(f"a{i} = sin({'x' if i == 0 else f'a{i - 1}'}) * x + x * x - cos(x) * x + x / 2\n"
+                   for i in range(499))
+    return "x = 0.5\n" + body

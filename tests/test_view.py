@@ -1,0 +1,336 @@
+"""The graph's view model, its DOT, the one-time layout, the step view's payload and the narrator."""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import graphviz
+import numpy as np
+import pytest
+
+import core as ad
+from core.examples import load_examples
+from core.language import run
+from core.narrate import narrate, tex_name
+from core.rules import plain_text, substitute
+from core.trace import format_value
+from ui import studio
+from ui.dot import digraph
+from ui.layout import SVG_NS, clean_svg, layout_svg
+from ui.view import (
+    CONSTANT_TEXT,
+    EDGE_STYLES,
+    GRAD_COLOR,
+    PAGE_BACKGROUND,
+    SENDING,
+    SENT,
+    STATUS_STYLES,
+    GraphView,
+)
+
+
+def seed():
+    return ad.trace(lambda x, y: x * y + x, 2.0, 3.0)
+
+
+# ---- the view model ------------------------------------------------------------------------------
+
+
+def test_looks_at_each_step_of_the_seed_program():
+    tr = seed()
+    view = GraphView(tr)
+    x, y, z = tr.inputs["x"], tr.inputs["y"], tr.output
+    assert view.node_look(x, 0) == ("computed", ("x", "= 2", ""))
+    assert view.node_look(z, 0).status == "pending" and view.node_look(z, 0).lines[1] == ""
+    assert view.node_look(z, 2).lines[0] == "▶ + #3"  # computed at t = 2: the current node
+    assert view.node_look(x, 3).lines[2] == "ḡ 1 (1 of 2)"
+    assert view.node_look(y, 3) == ("waiting", ("y", "= 3", "ḡ — (0 of 1)"))
+    assert view.node_look(x, 4) == ("done", ("x", "= 2", "ḡ 4 ✓"))
+    statuses = {view.node_look(n.id, t).status for n in view.nodes for t in range(tr.t_end + 1)}
+    assert statuses == set(STATUS_STYLES)
+
+
+def test_edges_carry_their_contribution_from_the_step_that_sends_it():
+    tr = seed()
+    view = GraphView(tr)
+    x = tr.inputs["x"]
+    into_x = [e for e in view.edges if e.parent == x]
+    assert all(view.edge_look(e.id, tr.t_forward_end).label == "" for e in into_x)
+    assert sorted(view.edge_look(e.id, tr.t_end).label for e in into_x) == ["← 1", "← 3"]
+    states = [view.edge_look(e.id, tr.t_end).state for e in into_x]
+    assert sorted(states) == [SENDING, SENT]  # the last step's edge is the one sending now
+    feeding = [view.edge_look(e.id, 1).state for e in view.edges if e.child == tr.forward_steps[0]]
+    assert feeding == ["feeding", "feeding"]
+
+
+@pytest.mark.parametrize("example", load_examples(), ids=lambda e: e.title)
+def test_timelines_give_the_look_of_every_step(example):
+    """The browser finds a look by bisection in a node's (t, look) list: that must equal the
+    look at every t, for every node and edge of every gallery example."""
+    tr = run(example.program)
+    view = GraphView(tr)
+    for timeline, look_at, items in ((view.node_timeline, view.node_look, view.nodes),
+                                     (view.edge_timeline, view.edge_look, view.edges)):
+        for item in items:
+            changes = timeline(item.id)
+            times = [t for t, _ in changes]
+            assert times[0] == 0 and times == sorted(set(times))
+            for t in range(tr.t_end + 1):
+                assert changes[bisect.bisect_right(times, t) - 1][1] == look_at(item.id, t)
+
+
+def test_layout_lines_are_the_widest_ever_shown():
+    tr = ad.trace(lambda a: a * a + a, 3.0)
+    view = GraphView(tr)
+    a = tr.inputs["a"]
+    assert view.widest_lines(a) == ("a", "= 3", "ḡ 1 (1 of 3)")
+    assert [view.widest_edge_label(e.id) for e in view.edges if e.parent == a] == ["← 3", "← 3", "← 1"]
+
+
+def contrast(foreground: str, background: str) -> float:
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_every_text_colour_reads_on_its_fill():
+    """WCAG AA for normal text: 4.5:1, for every status's text and gradient line, the constants
+    and the edge labels on the page."""
+    for status, style in STATUS_STYLES.items():
+        assert contrast(style.text, style.fill) >= 4.5, status
+        assert contrast(style.grad_text, style.fill) >= 4.5, status
+    assert contrast(CONSTANT_TEXT, PAGE_BACKGROUND) >= 4.5
+    assert contrast(GRAD_COLOR, PAGE_BACKGROUND) >= 4.5
+    for state, (colour, _) in EDGE_STYLES.items():
+        if state in (SENT, SENDING):
+            assert contrast(colour, PAGE_BACKGROUND) >= 4.5
+    assert contrast("#8A3500", "#E69F00") < 4.5  # the check can fail: the old orange-on-orange
+
+
+def test_status_is_never_shown_by_colour_alone():
+    styles = list(STATUS_STYLES.values())
+    signatures = {(s.dashed, s.border_width, s.border) for s in styles}
+    assert len(signatures) == len(styles)  # borders tell them apart too (and the words do)
+
+
+# ---- DOT ---------------------------------------------------------------------------------------
+
+
+def node_line(dot: str, node_id: int) -> str:
+    (line,) = [ln for ln in dot.splitlines() if re.match(rf"\s*n{node_id} \[", ln)]
+    return line
+
+
+def test_dot_at_a_step_has_the_looks_and_their_colours():
+    tr = seed()
+    dot = digraph(GraphView(tr), tr.t_end).source
+    x = tr.inputs["x"]
+    assert "ḡ 4 ✓" in node_line(dot, x) and f"fillcolor=\"{STATUS_STYLES['done'].fill}\"" in node_line(dot, x)
+    labels = sorted(re.findall(r'label="(← [^"]+)"', dot))
+    assert labels == ["← 1", "← 1", "← 2", "← 3"]
+    layout = digraph(GraphView(tr)).source
+    assert "fillcolor" not in layout and sorted(re.findall(r'label="(← [^"]+)"', layout)) == labels
+
+
+HOSTILE = ['"]; evil [label="x', "<b>bold</b>", "a\\b", "x & y", "}\ndigraph {", "é ∂ 😀", "\\N\\G", "<>",
+           'a\\"b', "end\\"]
+
+
+def dot_label(line: str) -> list:
+    """The lines of a node's quoted DOT label, with DOT's escapes undone."""
+    quoted = re.search(r'label="((?:[^"\\]|\\.)*)"', line)[1]
+    return re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], quoted).split("\n")
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_names_cannot_break_the_dot(name):
+    tr = ad.trace(lambda v: v * 2.0, 1.0, names=[name])
+    dot = digraph(GraphView(tr), tr.t_end).source
+    shown = " ".join(name.split())
+    # Outside its quoted strings, the DOT is one graph with our nodes and edges only; the name
+    # reads back verbatim.
+    skeleton = re.sub(r'"(?:[^"\\]|\\.)*"', '""', dot)
+    assert skeleton.count("digraph") == 1 and skeleton.count("{") == skeleton.count("}") == 1
+    assert len([ln for ln in skeleton.splitlines() if re.match(r"\s*n\d+ \[", ln)]) == len(tr.nodes)
+    assert "<" not in skeleton.replace("->", "")
+    assert dot_label(node_line(dot, tr.inputs[name]))[0] == shown
+
+
+def test_layout_svg_is_clean_and_has_every_slot():
+    tr = run(next(e for e in load_examples() if "MLP" in e.title).program)
+    view = GraphView(tr)
+    root = ET.fromstring(layout_svg(view))
+    assert not root.findall(f".//{{{SVG_NS}}}title")  # no tooltips saying "n3"
+    for node in view.nodes:
+        group = root.find(f".//{{{SVG_NS}}}g[@id='n{node.id}']")
+        texts = group.findall(f"{{{SVG_NS}}}text")
+        assert [t.get("data-slot") for t in texts] == [str(i) for i in range(len(view.widest_lines(node.id)))]
+    for edge in view.edges:
+        assert root.find(f".//{{{SVG_NS}}}g[@id='e{edge.id}']") is not None
+
+
+def test_clean_svg_rounds_and_strips():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><g class="graph">'
+           '<polygon fill="white" points="0,0 1,1"/><g id="n0" class="node"><title>n0</title>'
+           '<ellipse cx="1.23456" cy="-2.5" rx="3" ry="4"/>'
+           '<text x="1.26" y="2" font-family="Times" font-size="14.00">a</text></g></g></svg>')
+    out = clean_svg(svg)
+    assert "<title>" not in out and 'fill="white"' not in out and 'cx="1.2"' in out
+    assert 'data-slot="0"' in out and "Times" not in out and 'font-size="14.00"' not in out
+
+
+# ---- the payload ---------------------------------------------------------------------------------
+
+
+def decode(data: bytes) -> tuple:
+    """The page part and the program part of a payload, as the browser reads them."""
+    head, body = data.split(b"\n", 1)
+    return json.loads(head), expanded(json.loads(gzip.decompress(body)))
+
+
+def expanded(data: dict) -> dict:
+    """Looks with the lines carried over from the entry before (None in the payload)."""
+    for looks in data["looks"]:
+        for k in range(1, len(looks)):
+            looks[k] = [looks[k - 1][i] if v is None else v for i, v in enumerate(looks[k])]
+    return data
+
+
+def test_the_payload_holds_every_step():
+    tr = seed()
+    data = expanded(json.loads(studio.program_payload(tr)))
+    assert data["tEnd"] == tr.t_end == len(data["steps"]) - 1
+    assert len(data["looks"]) == len(tr.nodes) and len(data["edgeLooks"]) == len(data["edges"])
+    x = tr.inputs["x"]
+    status, *lines = data["looks"][x][-1][1:]
+    assert data["statuses"][status] == "done" and lines == ["x", "= 2", "ḡ 4 ✓"]
+    title, sentence, formulas, node = data["steps"][tr.t_end]
+    assert title == "Backward 2 of 2" and node == tr.backward_steps[-1].node and formulas
+    assert [a[2:] for a in data["inspect"][x]["arrivals"]] == [["1", "1"], ["3", "4"]]
+    assert ET.fromstring(data["svg"]).tag == f"{{{SVG_NS}}}svg"
+
+
+def test_arrays_come_as_small_heatmaps():
+    small = studio.heat(np.array([[1.0, -2.0], [0.5, np.nan]]))
+    assert small["rows"] == 2 and small["cols"] == 2 and small["v"] == [1.0, -2.0, 0.5, None]
+    big = studio.heat(np.ones((100, 1000)))
+    assert big["rows"] <= studio.HEAT_CELLS and big["cols"] <= studio.HEAT_CELLS and big["block"] == [5, 42]
+    assert big["v"][0] == 1.0 and big["shape"] == [100, 1000]
+    tr = run("W = randn(3, 2)\nloss = sum(W * W)\n")
+    data = json.loads(studio.program_payload(tr))
+    w = data["inspect"][tr.inputs["W"]]
+    assert w["value"]["shape"] == [3, 2] and [t for t, _ in w["grads"]] == [a[0] for a in w["arrivals"]]
+
+
+def test_the_page_part_changes_only_with_what_the_server_asks():
+    request = {"t": 2, "node": None, "playing": False, "speed": 1.0}
+    a = studio.page_part(program="k", revision=3, request=request, present=False)
+    b = studio.page_part(program="k", revision=3, request=dict(request), present=False)
+    assert a == b and b"\n" not in a
+    program_part = studio.compressed_payload(seed())
+    page, program = decode(studio.payload(a, program_part))
+    assert page["revision"] == 3 and page["state"] == "view" and program["tEnd"] == 4
+    assert studio.compressed_payload(seed()).key == program_part.key  # the same program, the same key
+    assert re.fullmatch(r"[0-9a-f]{12}", page["assets"])
+
+
+# ---- the narrator ----------------------------------------------------------------------------------
+
+
+def test_narration_has_numbers_and_the_fan_out_sum():
+    tr = seed()
+    assert [narrate(tr, t).phase for t in range(tr.t_end + 1)] == ["start", "forward", "forward", "backward", "end"]
+    assert "x = 2" in narrate(tr, 0).summary
+    assert narrate(tr, 1).summary == "Forward 1 of 2: × #2 = multiply(x, y) = 6"
+    assert narrate(tr, 1).formulas == (r"v_{2} = \operatorname{multiply}(x, y) = 6",)
+    last = narrate(tr, 4)
+    assert last.title == "Backward 2 of 2" and "sends 3 to x (now 4)" in last.summary
+    joined = "\n".join(last.formulas)
+    assert r"\bar{x} \mathrel{+}= \bar{v}_{2}\, y \;=\; 3" in joined
+    assert r"\bar{x} = 1 + 3 = 4\;\checkmark" in joined
+    assert tr.explain(4) == last
+    with pytest.raises(ad.AutodiffError):
+        narrate(tr, 5)
+
+
+def test_fan_out_in_one_step_shows_each_running_sum():
+    tr = ad.trace(lambda a: a * a + a, 3.0)  # multiply sends a to a twice in one step
+    (mul_step_t,) = [tr.t_forward_end + k for k, s in enumerate(tr.backward_steps, start=1)
+                     if tr.nodes[s.node].op == "multiply"]
+    sums = [f for f in narrate(tr, mul_step_t).formulas if f.startswith(r"\bar{a} =")]
+    assert sums == [r"\bar{a} = 1 + 3 = 4\quad (2 \text{ of } 3)", r"\bar{a} = 1 + 3 + 3 = 7\;\checkmark"]
+
+
+def test_a_long_fan_out_keeps_each_step_short():
+    tr = ad.trace(lambda a: sum((a * a for _ in range(40)), a), 1.0)
+    sums = [f for t in range(tr.t_forward_end + 1, tr.t_end + 1) for f in narrate(tr, t).formulas
+            if f.startswith(r"\bar{a} =")]
+    assert len(sums) == 81 and max(len(f) for f in sums) < 120
+    assert sums[-1] == r"\bar{a} = \underbrace{80}_{\text{80 earlier}} + 1 = 81\;\checkmark"
+    assert sums[2] == r"\bar{a} = 1 + 1 + 1 = 3\quad (3 \text{ of } 81)"
+
+
+def test_long_names_get_a_long_bar():
+    tr = ad.trace(lambda logits: ad.sum(logits * logits), np.ones(2))
+    formulas = "\n".join(narrate(tr, tr.t_end).formulas)
+    assert r"\overline{\mathrm{logits}}" in formulas and r"\bar{\mathrm{logits}}" not in formulas
+
+
+def test_tex_names():
+    tr = ad.trace(lambda W1, alpha: ad.sum(W1) * alpha, np.ones(2), 2.0)
+    assert tex_name(tr, tr.inputs["W1"]) == "W_{1}"
+    assert tex_name(tr, tr.inputs["alpha"]) == r"\mathrm{alpha}"
+    hostile = ad.trace(lambda v: v * 2.0, 1.0, names=["}\\evil{"])
+    assert tex_name(hostile, 0) == r"\mathrm{evil}"
+
+
+def test_the_command_line_tells_what_the_page_tells():
+    from core.cli import format_trace
+
+    tr = seed()
+    text = format_trace(tr)
+    for t in range(tr.t_forward_end + 1, tr.t_end + 1):
+        assert narrate(tr, t).summary in text
+    assert "x̄ = 1 + 3 = 4 ✓" in text
+
+
+def test_values_are_compact_and_never_minus_zero():
+    assert format_value(np.ones((3, 4))) == "3×4 ‖3.46‖"
+    assert format_value(np.array([1.0, 2.0])) == "[1, 2]"
+    assert format_value(None) == "—" and format_value(4.0) == "4"
+    assert format_value(-0.0) == "0" and format_value(np.array([-0.0, 1.0])) == "[0, 1]"
+
+
+def test_rules_as_plain_text():
+    assert plain_text(r"\bar{x} \mathrel{+}= \bar{z} \cos x") == "x\u0304 += z\u0304 cos x"
+    assert plain_text(r"\bar{A} \mathrel{+}= -A^{-\top}\bar{z}\, z^\top") == "A\u0304 += -A⁻ᵀz\u0304 zᵀ"
+    assert plain_text(r"\overline{\mathrm{loss}} = 1\;\checkmark") == "loss\u0304 = 1 ✓"
+    for op in ad.OPS.values():
+        for rule in op.rules:
+            assert "\\" not in plain_text(rule), rule
+
+
+def test_substitute_renames_whole_letters_only():
+    assert substitute(r"\bar{x} \mathrel{+}= -\bar{z} \sin x", {"x": "w", "z": "h"}) == \
+        r"\bar{w} \mathrel{+}= -\bar{h} \sin w"
+
+
+def test_graphviz_package_is_what_builds_the_dot():
+    assert isinstance(digraph(GraphView(seed())), graphviz.Digraph)
+
+
+@pytest.mark.parametrize("name", ['"]; evil [label="x', "<b>bold</b>", "a\\b", "\\N", 'a\\"b'])
+def test_hostile_names_lay_out_as_text(name):
+    tr = ad.trace(lambda v: v * 2.0, 1.0, names=[name])
+    root = ET.fromstring(layout_svg(GraphView(tr)))
+    group = root.find(f".//{{{SVG_NS}}}g[@id='n{tr.inputs[name]}']")
+    assert group.find(f"{{{SVG_NS}}}text").text == " ".join(name.split())
+    assert not root.findall(f".//{{{SVG_NS}}}script") and not root.findall(".//b")
