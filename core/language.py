@@ -9,13 +9,18 @@ Safety comes from *what is absent*: the text is parsed with ``ast`` and every no
 against a whitelist before anything runs; evaluation walks that tree and calls engine functions
 looked up in an explicit table (``FUNCTIONS``). There is no ``eval``, ``exec``, ``compile``, no
 ``getattr`` with a user-chosen name, and no way to reach Python objects: the only attribute is
-``.T``, names starting with ``_`` are refused, and strings cannot even be written.
+``.T``, names starting with ``_`` are refused, and the only strings that can be written are
+short runs of letters, spaces and ``, . - >`` in two places (einsum's subscripts and keyword values
+such as ``ord='fro'``), checked on the raw text before Python's parser sees it.
 
 Grammar: ``name = expr`` (one name, bound once), numbers, rectangular lists of numbers, names,
-``+ - * / ** @``, unary ``-``/``+``, ``.T``, indexing with written-out integers and slices
+``+ - * / ** @ %``, unary ``-``/``+``, ``.T``, indexing with written-out integers and slices
 (``x[0]``, ``x[1:3]``, ``x[:, -1]``), and calls of ``FUNCTIONS`` with positional operands and, where
-the op has them, literal keywords (``sum(M, axis=0, keepdims=True)``). ``pi`` and ``e`` are
-constants until a program binds those names itself.
+the op has them, literal keywords (``sum(M, axis=0, keepdims=True)``); functions of a sequence take
+a list of expressions first (``stack([a, b], axis=1)``), einsum its subscripts
+(``einsum('ij,jk->ik', A, B)``). ``FUNCTIONS`` is the engine's own table of public functions
+(``core.FUNCTIONS``) minus indexing's internals and the functions returning several arrays. ``pi``
+and ``e`` are constants until a program binds those names itself.
 
 Decisions, documented here because the app and the tests rely on them:
 
@@ -90,6 +95,7 @@ class _Function:
     function: Callable
     operands: tuple
     attrs: tuple = ()
+    call: str = "operands"  # or "sequence" (stack([a, b])) or "subscripts" (einsum("ij,jk", A, B))
 
 
 # Indexing is written x[...]; scatter is indexing's VJP, whose index could not be written anyway.
@@ -100,7 +106,7 @@ def _function_table() -> MappingProxyType:
     """Every public function of the engine (``core.ops.FUNCTIONS``: the op table's primitives
     and the compositions of them) by name, except the hidden ones and those returning a tuple,
     which a program cannot hold."""
-    table = {name: _Function(name, public.function, public.operands, public.attrs)
+    table = {name: _Function(name, public.function, public.operands, public.attrs, public.call)
              for name, public in ENGINE_FUNCTIONS.items()
              if name not in _HIDDEN_OPS and not public.returns_tuple}
     return MappingProxyType(dict(sorted(table.items())))
@@ -110,22 +116,29 @@ FUNCTIONS = _function_table()
 FUNCTION_NAMES = tuple(FUNCTIONS)
 CONSTRUCTOR_NAMES = ("randn", "rand", "zeros", "ones", "eye", "full", "spd")
 CONSTANTS = MappingProxyType({"pi": np.float64(np.pi), "e": np.float64(np.e)})
-_CALLABLE_NAMES = frozenset(FUNCTION_NAMES + CONSTRUCTOR_NAMES + ("slogdet",))
+# Functions that return several arrays (a program holds one per name), with what to use instead.
+_TUPLE_FUNCTIONS = MappingProxyType({
+    "slogdet": "slogdet returns a pair (sign, log|det|), which programs cannot hold; use logabsdet(A) for log|det A|",
+    "svd": "svd returns three arrays, which programs cannot hold; use svd_u(A), svdvals(A) and svd_vh(A)",
+    "eigh": "eigh returns two arrays, which programs cannot hold; use eigvalsh(A) and eigh_vectors(A)",
+    "split": "split returns a list of pieces, which programs cannot hold; take the pieces by indexing, like x[0:2]",
+    "array_split": "array_split returns a list of pieces, which programs cannot hold; index instead, like x[0:2]",
+})
+_CALLABLE_NAMES = frozenset(FUNCTION_NAMES + CONSTRUCTOR_NAMES + tuple(_TUPLE_FUNCTIONS))
 _COMMON = ("sin", "cos", "tanh", "exp", "log", "sqrt", "sigmoid", "relu", "sum", "mean", "dot",
            "solve", "randn", "zeros", "eye")
 
 _BINARY = MappingProxyType({
     ast.Add: ("add", "+"), ast.Sub: ("subtract", "-"), ast.Mult: ("multiply", "*"),
-    ast.Div: ("divide", "/"), ast.Pow: ("power", "**"), ast.MatMult: ("matmul", "@"),
+    ast.Div: ("divide", "/"), ast.Pow: ("power", "**"), ast.MatMult: ("matmul", "@"), ast.Mod: ("mod", "%"),
 })
-_ELEMENTWISE_BINARY = frozenset({"add", "subtract", "multiply", "divide", "power", "maximum", "minimum"})
+_ELEMENTWISE_BINARY = frozenset({"add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "mod"})
 _CUBIC = frozenset({"solve", "inv", "det", "logdet", "logabsdet", "cholesky"})
 _BAD_OPERATORS = MappingProxyType({
     ast.BitXor: "^ is not a power here (in Python it is bitwise xor); write x ** 2",
-    ast.FloorDiv: "// is not allowed; the operators are + - * / ** @",
-    ast.Mod: "% is not allowed; the operators are + - * / ** @",
+    ast.FloorDiv: "// is not allowed; the operators are + - * / ** @ %",
     ast.Not: "'not' is not allowed: there are no booleans here",
-    ast.Invert: "~ is not allowed; the operators are + - * / ** @",
+    ast.Invert: "~ is not allowed; the operators are + - * / ** @ %",
 })
 _STATEMENT_WORDS = MappingProxyType({
     "If": "if", "For": "for", "AsyncFor": "async for", "While": "while", "With": "with",
@@ -153,6 +166,7 @@ _NONFINITE_HINTS = MappingProxyType({
     "log": ": log needs positive numbers", "sqrt": ": sqrt needs numbers ≥ 0",
     "divide": ": a division by zero?", "exp": ": exp overflows above about 709",
     "power": ": a negative number to a fractional power, 0 to a negative one, or an overflow?",
+    "mod": ": a modulo by zero?",
 })
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _INDEX_MESSAGE = "indices must be whole numbers written out, like x[0], x[1:3] or x[:, -1] (not names or expressions)"
@@ -298,12 +312,26 @@ def _index(node, error):
 
 
 def _attr_value(node, error):
-    """A keyword's value: a whole number, a tuple of them, True, False or None, written out."""
-    message = "keyword values must be written out: a whole number, a tuple of them, True, False or None"
-    if type(node) is ast.Constant and (node.value is None or type(node.value) is bool):
+    """A keyword's value, written out: a number, ``inf``, a tuple or list of numbers (whole numbers
+    stay a tuple, like an axis or a shape; others become a float array, like logsumexp's ``b``),
+    True, False, None, or a string (``ord='fro'``, checked when the text was read)."""
+    message = ("keyword values must be written out: a number, inf, a tuple or list of numbers, True, False, "
+               "None or a string like 'fro'")
+    if type(node) is ast.Constant and (node.value is None or type(node.value) in (bool, str)):
         return node.value
-    if type(node) is ast.Tuple:
-        return tuple(_integer(e, error, message) for e in node.elts)
+    inner = node.operand if type(node) is ast.UnaryOp and type(node.op) in (ast.USub, ast.UAdd) else node
+    if type(inner) is ast.Name and inner.id == "inf":
+        return -math.inf if inner is not node and type(node.op) is ast.USub else math.inf
+    if type(node) in (ast.Tuple, ast.List):
+        items = [_attr_number(e, error, message) for e in node.elts]
+        return tuple(items) if all(type(i) is int for i in items) else np.array(items, dtype=np.float64)
+    return _attr_number(node, error, message)
+
+
+def _attr_number(node, error, message):
+    inner = node.operand if type(node) is ast.UnaryOp and type(node.op) in (ast.USub, ast.UAdd) else node
+    if type(inner) is ast.Constant and type(inner.value) is float:
+        return _number(node, error, message)
     return _integer(node, error, message)
 
 
@@ -395,12 +423,24 @@ def _parse(text, limits: Limits) -> Program:
     return _Checker(lines, limits).program(text, tree.body)
 
 
+_SUBSCRIPTS = re.compile(r"[A-Za-z ,.\->]*")
+_STRING_ALLOWED_AFTER = re.compile(r"(?:\beinsum\s*\(|\b[A-Za-z]\w*\s*=)\s*$")
+_MAX_STRING = 100
+
+
 def _prescan(lines: tuple, limits: Limits) -> None:
     """Refuse, before ``ast.parse`` sees them, what could make the parser itself misbehave:
-    null bytes, strings (with their escapes and f-string machinery) and deep bracket nesting."""
+    null bytes, strings (with their escapes and f-string machinery) and deep bracket nesting.
+
+    The one kind of string let through is plain and short, of letters, spaces and ``, . - >``
+    only (no escapes, no prefix), in two places: einsum's subscripts (``einsum('ij,jk->ik', A, B)``)
+    and a keyword's value inside a call (``norm(A, ord='fro')``)."""
     depth = 0
     for number, line in enumerate(lines, start=1):
-        for col, char in enumerate(line, start=1):
+        col = 0
+        while col < len(line):
+            char = line[col]
+            col += 1
             if char == "#":
                 if "\x00" in line:
                     raise ExpressionError("the program contains a null character", number, line.index("\x00") + 1)
@@ -408,7 +448,15 @@ def _prescan(lines: tuple, limits: Limits) -> None:
             if char == "\x00":
                 raise ExpressionError("the program contains a null character", number, col)
             if char in "'\"":
-                raise ExpressionError("strings are not allowed: programs work on numbers only", number, col)
+                end = line.find(char, col)
+                content = line[col:end] if end >= 0 else ""
+                allowed = (end >= 0 and end - col <= _MAX_STRING and _SUBSCRIPTS.fullmatch(content)
+                           and _STRING_ALLOWED_AFTER.search(line[:col - 1]) and depth > 0)
+                if not allowed:
+                    raise ExpressionError("strings are not allowed: programs work on numbers only (except einsum's "
+                                          "subscripts and keyword values like ord='fro')", number, col)
+                col = end + 1
+                continue
             if char in "([{":
                 depth += 1
                 if depth > limits.max_depth:
@@ -520,7 +568,8 @@ class _Checker:
             self.name(node)
         elif kind is ast.BinOp:
             if type(node.op) not in _BINARY:
-                raise self.error(node, _BAD_OPERATORS.get(type(node.op), "only the operators + - * / ** @ are allowed"))
+                raise self.error(node, _BAD_OPERATORS.get(type(node.op),
+                                                          "only the operators + - * / ** @ % are allowed"))
             self.count(node)
             self.expression(node.left)
             self.expression(node.right)
@@ -598,16 +647,37 @@ class _Checker:
             self.count(node)
             _constructor_args(node, self.error, self.limits)
             return
-        if name == "slogdet":
-            raise self.error(node, "slogdet returns a pair (sign, log|det|), which programs cannot hold; "
-                                   "use logabsdet(A) for log|det A|")
+        if name in _TUPLE_FUNCTIONS:
+            raise self.error(node, _TUPLE_FUNCTIONS[name])
         spec = FUNCTIONS.get(name)
         if spec is None:
             raise self.error(func, self.unknown_function(name))
-        self.arguments(node, spec)
+        if spec.call == "subscripts":
+            operands = self.subscripts_arguments(node, spec)
+        else:
+            self.arguments(node, spec)
+            operands = node.args[:len(spec.operands)]
+            if spec.call == "sequence":
+                operands = self.sequence_argument(node, spec)
         self.count(node)
-        for arg in node.args[:len(spec.operands)]:
+        for arg in operands:
             self.expression(arg)
+
+    def sequence_argument(self, node, spec: _Function) -> list:
+        """stack([a, b], axis=0): the first argument is a list (or tuple) of expressions."""
+        if type(node.args[0]) not in (ast.List, ast.Tuple) or not node.args[0].elts:
+            raise self.error(node.args[0], f"{spec.name}() takes a list of arrays first, like {spec.name}([a, b])")
+        return node.args[0].elts
+
+    def subscripts_arguments(self, node, spec: _Function) -> list:
+        """einsum('ij,jk->ik', A, B): the subscripts (a string), then the operands, no keywords."""
+        first = node.args[0] if node.args else None
+        if type(first) is not ast.Constant or type(first.value) is not str:
+            raise self.error(node, f"{spec.name}() takes its subscripts first, as a string: "
+                                   f"{spec.name}('ij,jk->ik', A, B)")
+        if len(node.args) < 2 or node.keywords:
+            raise self.error(node, f"{spec.name}() takes the subscripts and then one or more arrays, no keywords")
+        return node.args[1:]
 
     def unknown_function(self, name: str) -> str:
         if name in self.bound:
@@ -734,6 +804,19 @@ class _Evaluator:
             return self.register(node, _list_value(node, self.error))
         if kind is ast.Call and node.func.id in CONSTRUCTOR_NAMES:
             return self.construct(node)
+        if kind is ast.Call and FUNCTIONS[node.func.id].call == "subscripts":
+            spec, subscripts = FUNCTIONS[node.func.id], node.args[0].value
+            operands = tuple([self.eval(arg) for arg in node.args[1:]])
+            call = lambda *ops, subscripts: spec.function(subscripts, *ops)  # noqa: E731
+            return self.apply(node, spec.name, f"{spec.name}(...)", call, operands, node.args[1:],
+                              {"subscripts": subscripts})
+        if kind is ast.Call and FUNCTIONS[node.func.id].call == "sequence":
+            spec, items = FUNCTIONS[node.func.id], node.args[0].elts
+            operands = tuple([self.eval(item) for item in items])
+            attrs = {key: _attr_value(arg, self.error) for key, arg in zip(spec.attrs, node.args[1:])}
+            attrs.update({kw.arg: _attr_value(kw.value, self.error) for kw in node.keywords})
+            return self.apply(node, spec.name, f"{spec.name}(...)", lambda *ops, **kw: spec.function(list(ops), **kw),
+                              operands, items, attrs)
         if kind is ast.Call:
             spec = FUNCTIONS[node.func.id]
             n = len(spec.operands)
@@ -790,7 +873,20 @@ class _Evaluator:
         elif name in _CUBIC and len(shapes[0]) == 2:
             n = shapes[0][0]
             flops = n ** 3 + (n * n * math.prod(shapes[1][1:]) if name == "solve" else 0)
+        elif name in ENGINE_FUNCTIONS:
+            size, flops = self.declared_cost(node, ENGINE_FUNCTIONS[name], shapes, attrs)
         self.budget(node, size, flops)
+
+    def declared_cost(self, node, public, shapes, attrs) -> tuple:
+        """(size, multiply-adds) from the function's own shape and cost rules: what every function
+        without a rule of its own above is checked with, before it runs. Only explicitly declared
+        costs (contractions, factorizations) count as multiply-adds, as for @ and the cubic ops."""
+        try:
+            shape, cost = public.abstract_eval(*shapes, **attrs)
+        except AutodiffError as exc:
+            raise self.error(node, exc.message) from None
+        declared = (public.op.cost_rule if public.op is not None else public.cost_rule) is not None
+        return math.prod(shape), (cost if declared else 0)
 
     def matmul_cost(self, node, symbol: str, a: tuple, b: tuple) -> tuple:
         a2 = (1,) + a if len(a) == 1 else a

@@ -265,7 +265,7 @@ def _norm_kind(shape: tuple, ord=None, axis=None) -> tuple:
         if isinstance(ord, str):
             raise ShapeError(f"the order {ord!r} is a matrix norm's; a vector norm takes a number")
         return axes, "vector"
-    if not any(ord is o or (not isinstance(ord, str) and ord == o) for o in _MATRIX_ORDERS):
+    if not (ord in ("fro", "nuc") if isinstance(ord, str) else ord in _MATRIX_ORDERS):
         raise ShapeError(f"the order {ord!r} is no matrix norm; they are {', '.join(map(repr, _MATRIX_ORDERS))}")
     return axes, "matrix"
 

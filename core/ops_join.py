@@ -80,41 +80,54 @@ def _ndim(x) -> int:
     return np.ndim(raw(x))
 
 
-@composite("atleast_1d", operands=("x",))
+def _atleast(ndim: int, x: tuple) -> tuple:
+    """The shape atleast_1d/2d/3d give: NumPy's padding ((n,) -> (1, n, 1) for three axes)."""
+    if len(x) >= ndim:
+        return x
+    if ndim == 3:
+        return {0: (1, 1, 1), 1: (1,) + x + (1,), 2: x + (1,)}[len(x)]
+    return (1,) * (ndim - len(x)) + x
+
+
+@composite("atleast_1d", operands=("x",), shape=lambda x: _atleast(1, x))
 def atleast_1d(x):
     """``x`` with at least one axis: a scalar becomes shape (1,)."""
     return reshape(x, (1,)) if _ndim(x) == 0 else x
 
 
-@composite("atleast_2d", operands=("x",))
+@composite("atleast_2d", operands=("x",), shape=lambda x: _atleast(2, x))
 def atleast_2d(x):
     """``x`` with at least two axes: a vector becomes one row, a scalar shape (1, 1)."""
     return reshape(x, (1,) * (2 - _ndim(x)) + np.shape(raw(x))) if _ndim(x) < 2 else x
 
 
-@composite("atleast_3d", operands=("x",))
+@composite("atleast_3d", operands=("x",), shape=lambda x: _atleast(3, x))
 def atleast_3d(x):
     """``x`` with at least three axes, as NumPy adds them: (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
     shape = np.shape(raw(x))
-    if len(shape) >= 3:
-        return x
-    return reshape(x, {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}[len(shape)])
+    return x if len(shape) >= 3 else reshape(x, _atleast(3, shape))
 
 
-@composite("hstack", operands=("arrays",), attrs=(), call="sequence")
+def _hstack_shape(*shapes: tuple) -> tuple:
+    shapes = [_atleast(1, s) for s in shapes]
+    return _concatenate_shape(*shapes, axis=0 if shapes and len(shapes[0]) == 1 else 1)
+
+
+@composite("hstack", operands=("arrays",), call="sequence", shape=_hstack_shape)
 def hstack(arrays):
     """Side by side: vectors end to end, matrices column blocks (``concatenate`` along axis 1)."""
     arrays = [atleast_1d(a) for a in arrays]
     return concatenate(arrays, axis=0 if arrays and _ndim(arrays[0]) == 1 else 1)
 
 
-@composite("vstack", operands=("arrays",), attrs=(), call="sequence")
+@composite("vstack", operands=("arrays",), call="sequence",
+           shape=lambda *shapes: _concatenate_shape(*[_atleast(2, s) for s in shapes], axis=0))
 def vstack(arrays):
     """On top of each other: vectors become rows (``concatenate`` of ``atleast_2d`` along axis 0)."""
     return concatenate([atleast_2d(a) for a in arrays], axis=0)
 
 
-@composite("array", operands=("values",), call="sequence")
+@composite("array", operands=("values",), call="sequence", shape=lambda *shapes: _stack_shape(*shapes, axis=0))
 def array(values):
     """An array from a (nested) list of numbers, arrays and Vars, like ``numpy.array``.
 

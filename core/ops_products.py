@@ -95,7 +95,24 @@ matmul = primitive("matmul", _matmul_forward, symbol="@", shape=_matmul_shape, c
 ])
 
 
-@composite("dot", operands=("a", "b"))
+def _dot_rules(a: tuple, b: tuple) -> tuple:
+    """(shape, cost) of dot: a product, a matmul, or a tensordot over a's last and b's second-to-last."""
+    if not a or not b:
+        shape = np.broadcast_shapes(a, b)
+        return shape, size_of(shape)
+    if len(a) <= 2 and len(b) <= 2:
+        return _matmul_shape(a, b), _matmul_cost(a, b)
+    return _tensordot_rules(a, b, ([-1], [-2 if len(b) > 1 else 0]))
+
+
+def _inner_rules(a: tuple, b: tuple) -> tuple:
+    if not a or not b:
+        shape = np.broadcast_shapes(a, b)
+        return shape, size_of(shape)
+    return _tensordot_rules(a, b, ([-1], [-1]))
+
+
+@composite("dot", operands=("a", "b"), shape=lambda a, b: _dot_rules(a, b)[0], cost=lambda a, b: _dot_rules(a, b)[1])
 def dot(a, b):
     """NumPy's ``dot``: a product with a scalar, ``matmul`` up to 2-D, and above 2-D the sum over
     a's last axis and b's second-to-last (a ``tensordot``; unlike ``matmul``, no batching)."""
@@ -317,16 +334,22 @@ def _tensordot_rule(position, attrs) -> str:
             else r"\bar{b} \mathrel{+}= \operatorname{einsum}(a, \bar{z})")
 
 
+def _tensordot_rules(a: tuple, b: tuple, axes=2) -> tuple:
+    subscripts = tensordot_subscripts(a, b, axes)
+    return _einsum_shape(a, b, subscripts=subscripts), _einsum_cost(a, b, subscripts=subscripts)
+
+
 tensordot = primitive(
     "tensordot", lambda a, b, axes=2: np.tensordot(a, b, axes), attrs=("axes",),
-    shape=lambda a, b, axes=2: _einsum_shape(a, b, subscripts=tensordot_subscripts(a, b, axes)),
-    cost=lambda a, b, axes=2: _einsum_cost(a, b, subscripts=tensordot_subscripts(a, b, axes)), grads=[
+    shape=lambda a, b, axes=2: _tensordot_rules(a, b, axes)[0],
+    cost=lambda a, b, axes=2: _tensordot_rules(a, b, axes)[1], grads=[
         ("a", lambda g, z, a, b, axes=2: _tensordot_vjp(0, g, z, a, b, axes), _tensordot_rule(0, None)),
         ("b", lambda g, z, a, b, axes=2: _tensordot_vjp(1, g, z, a, b, axes), _tensordot_rule(1, None)),
     ])
 
 
-@composite("inner", operands=("a", "b"))
+@composite("inner", operands=("a", "b"), shape=lambda a, b: _inner_rules(a, b)[0],
+           cost=lambda a, b: _inner_rules(a, b)[1])
 def inner(a, b):
     """NumPy's ``inner``: the sum over the last axes of both (a product if either is a scalar)."""
     if np.ndim(raw(a)) == 0 or np.ndim(raw(b)) == 0:
@@ -334,7 +357,12 @@ def inner(a, b):
     return tensordot(a, b, axes=([-1], [-1]))
 
 
-@composite("kron", operands=("a", "b"))
+def _kron_shape(a: tuple, b: tuple) -> tuple:
+    d = max(len(a), len(b))
+    return tuple(m * n for m, n in zip((1,) * (d - len(a)) + a, (1,) * (d - len(b)) + b))
+
+
+@composite("kron", operands=("a", "b"), shape=_kron_shape)
 def kron(a, b):
     """The Kronecker product: every entry of a times the whole of b, in blocks (an einsum of the
     two, then a reshape that lays each block in place)."""

@@ -204,7 +204,7 @@ expand_dims = primitive("expand_dims", np.expand_dims, attrs=("axis",), shape=_e
 ])
 
 
-@composite("flatten", operands=("x",))
+@composite("flatten", operands=("x",), shape=lambda x: (size_of(x),))
 def flatten(x):
     """The entries in one row (NumPy's ``ndarray.flatten``): the same as ``ravel``."""
     return ravel(x)

@@ -109,7 +109,12 @@ class Op:
 
 @dataclass(frozen=True)
 class Public:
-    """A public function of the engine: a primitive's, or a composition of primitives."""
+    """A public function of the engine: a primitive's, or a composition of primitives.
+
+    ``abstract_eval(*shapes, **attrs)`` gives ``(output shape, cost)`` for both: a primitive's
+    from its op, a composition's from the rules it declares (for a ``sequence`` call the shapes
+    are those of the sequence's items); a composition returning a tuple may declare none.
+    """
 
     name: str
     function: Callable
@@ -119,6 +124,27 @@ class Public:
     op: Op | None = None  # the primitive, or None for a composition
     doc: str = ""
     returns_tuple: bool = False  # (sign, logdet), a list of pieces ...: not one array
+    shape_rule: Callable | None = None  # a composition's; a primitive's is its op's
+    cost_rule: Callable | None = None
+
+    def abstract_eval(self, *shapes, **attrs) -> tuple:
+        """``(output shape, cost)`` without running anything; ShapeError where the call would fail."""
+        if self.op is not None:
+            return self.op.abstract_eval(*shapes, **attrs)
+        if self.shape_rule is None:
+            raise AutodiffError(f"{self.name} declares no shape rule", op=self.name)
+        shapes = tuple(tuple(int(n) for n in s) for s in shapes)
+        try:
+            out = tuple(int(n) for n in self.shape_rule(*shapes, **attrs))
+        except ShapeError as exc:
+            if exc.op == self.name:
+                raise
+            raise ShapeError(f"{self.name}: {exc.message}", op=self.name, shapes=shapes) from None
+        except (ValueError, IndexError) as exc:
+            raise ShapeError(f"{self.name}: {exc}", op=self.name, shapes=shapes) from None
+        if self.cost_rule is None:
+            return out, max([math.prod(out)] + [math.prod(s) for s in shapes])
+        return out, int(math.ceil(self.cost_rule(*shapes, **attrs)))
 
 
 _TABLE: dict[str, Op] = {}
@@ -261,17 +287,20 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
 
 
 def composite(name: str, *, operands: tuple, attrs: tuple = (), call: str = "operands",
-              returns_tuple: bool = False):
+              returns_tuple: bool = False, shape=None, cost=None):
     """Register a composition of primitives (``dot``, ``slogdet`` ...) as a public function.
 
-    Its graph is made of the primitives it calls, so it needs no VJP, shape or cost of its own.
+    Its graph is made of the primitives it calls, so it needs no VJP of its own; ``shape`` and
+    ``cost`` are its abstract rules, as a primitive's (required unless it returns a tuple).
     """
+    if shape is None and not returns_tuple:
+        raise RuntimeError(f"composition {name!r} needs a shape rule")
 
     def register(function):
         if name in _FUNCTIONS:
             raise RuntimeError(f"function {name!r} declared twice")
         _FUNCTIONS[name] = Public(name, function, tuple(operands), tuple(attrs), call, None,
-                                  (function.__doc__ or "").strip(), returns_tuple)
+                                  (function.__doc__ or "").strip(), returns_tuple, shape, cost)
         return function
 
     return register

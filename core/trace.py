@@ -390,11 +390,12 @@ def format_value(value, digits: int = 4) -> str:
     return f"{'×'.join(map(str, a.shape))} ‖{float(np.linalg.norm(a)):.3g}‖"
 
 
-def _public_attrs(attrs) -> tuple:
-    """The attrs a reader cares about (axis, keepdims, shape, index) as text; not factorizations."""
+def _public_attrs(op, attrs) -> tuple:
+    """The attrs a reader cares about (axis, keepdims, shape, index) as text: the op's own, not
+    what its forward saved (factorizations)."""
     if not attrs:
         return ()
-    return tuple((k, repr(v)) for k, v in attrs.items() if k not in ("lu", "chol", "sign"))
+    return tuple((k, repr(v)) for k, v in attrs.items() if k in op.attrs)
 
 
 def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:
@@ -412,7 +413,7 @@ def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:
     return _new_tuple(NodeRecord, (
         i, label, op.name if op is not None else None, tuple([ids[p] for p in v.parents]), v._value.shape,
         v._value, kind, line, col, v.name, op.symbol if op is not None else "",
-        _public_attrs(v.attrs) if op is not None else (),
+        _public_attrs(op, v.attrs) if op is not None else (),
     ))
 
 

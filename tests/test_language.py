@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,6 +218,56 @@ def test_the_function_table_covers_the_op_table():
     assert set(OPS) - set(FUNCTIONS) == hidden
     assert "dot" in FUNCTIONS and "slogdet" not in FUNCTIONS
     assert not set(FUNCTIONS) & set(CONSTRUCTOR_NAMES)
+    # Every composition of the engine that returns one array is callable too, automatically.
+    single = {n for n, p in ad.FUNCTIONS.items() if not p.returns_tuple} - hidden
+    assert set(FUNCTIONS) == single
+
+
+def test_the_language_docs_list_every_function():
+    text = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+    missing = [name for name in FUNCTIONS if f"`{name}" not in text and f" {name} " not in text
+               and f" {name}`" not in text]
+    assert not missing, f"docs/language.md does not list {missing}"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("A = [[1.0, 2.0], [3.0, 4.0]]\nB = [[0.5, 0.0], [1.0, 2.0]]\ny = sum(einsum('ij,jk->ik', A, B))", 20.0),
+    ("A = [[1.0, 2.0], [3.0, 4.0]]\ny = einsum('ii', A)", 5.0),
+    ("x = [1.0, 2.0]\ns = stack([x, x * 2.0], axis=1)\ny = sum(s[1])", 6.0),
+    ("x = 2.0\ny = sum(array([x, x * x, 1.0]))", 7.0),
+    ("x = [1.0, 2.0]\ny = sum(concatenate((x, x), 0)) + sum(hstack([x, x])) + sum(vstack([x, x]))", 18.0),
+    ("A = [[3.0, 0.0], [0.0, 4.0]]\ny = norm(A, ord='fro') + norm(A, ord='nuc') + norm(A[1], ord=inf)", 16.0),
+    ("x = [1.0, -3.0]\ny = sum(clip(x, -2, 0.5)) + logsumexp(x, b=[1.0, 0.0])", -0.5),
+    ("x = [1.0, 2.0, 3.0]\ny = sum(repeat(x, [2, 0, 1]))", 5.0),
+    ("x = 7.0\ny = x % 3", 1.0),
+    ("A = [[[2.0, 0.0], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]]]\ny = sum(det(A))", 5.0),
+])
+def test_new_functions_in_programs(text, expected):
+    out, _ = build(text)
+    assert float(out.value) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("A = [[1.0]]\ny = einsum(A)", "subscripts first"),
+    ("A = [[1.0]]\ny = einsum('ij', A, foo=1)", "no keywords"),
+    ("A = [[1.0]]\ny = einsum('ij' + 'k', A)", "strings are not allowed"),
+    ("A = [[1.0]]\ny = norm(A, 'fro')", "strings are not allowed"),
+    ("A = [[1.0]]\ny = norm(A, ord='f\\ro')", "strings are not allowed"),
+    ("A = [[1.0]]\ny = norm(A, ord='" + "a" * 101 + "')", "strings are not allowed"),
+    ("y = 'ij'", "strings are not allowed"),
+    ("x = [1.0]\ny = stack(x)", "list of arrays"),
+    ("x = [1.0]\ny = svd(x)", "svd_u(A), svdvals(A) and svd_vh(A)"),
+    ("x = [1.0]\ny = split(x, 1)", "indexing"),
+    ("x = [1.0]\nsvd = 2.0", "name of a function"),
+    ("x = randn(1000)\ny = tile(x, (1000, 1000))", "limit is 1,000,000 per array"),
+    ("x = randn(300, 300)\ny = einsum('ij,kl->ijkl', x, x)", "limit is 1,000,000 per array"),
+    ("x = randn(100, 100, 100)\ny = dot(x, x)", "limit is 1,000,000 per array"),
+    ("x = randn(2, 3)\ny = einsum('ij,jk', x, x)", "einsum label 'j' has sizes 3 and 2"),
+    ("A = randn(500, 500)\nB = randn(500, 500, 500)\ny = tensordot(A, B, 1)", "limit"),
+])
+def test_new_functions_are_checked_before_they_run(text, message):
+    with pytest.raises(ExpressionError, match=re.escape(message)):
+        build(text)
 
 
 def test_as_function_evaluates_the_same_program_with_other_values():

@@ -370,6 +370,31 @@ def test_compositions_to_second_order(name, i, fn, args):
     ad.check_grads(fn, *args, order=2, rtol=1e-4, atol=1e-6)
 
 
+# Direct calls of the compositions that return one array: their declared shape rule must agree.
+COMPOSITE_CALLS = {
+    "dot": [((3,), (3,)), ((), (2, 3)), ((2, 3), (3, 4)), ((2, 3, 4), (5, 4, 2)), ((2, 3, 4), (4,))],
+    "inner": [((3,), (3,)), ((2, 3), (4, 3)), ((), (2,))],
+    "kron": [((2, 3), (3, 2)), ((3,), (2, 2)), ((), (2,))],
+    "flatten": [((2, 3),)], "atleast_1d": [((),), ((2,),)], "atleast_2d": [((),), ((3,),), ((2, 3, 4),)],
+    "atleast_3d": [((),), ((3,),), ((2, 3),)],
+    "hstack": [((3,), (2,)), ((2, 3), (2, 1)), ((), ())], "vstack": [((3,), (3,)), ((2, 3), (3,))],
+    "array": [((2,), (2,)), ((), (), ())],
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSITE_CALLS))
+def test_composition_shape_rules(name):
+    public = ad.FUNCTIONS[name]
+    assert not public.returns_tuple and public.shape_rule is not None
+    for shapes in COMPOSITE_CALLS[name]:
+        values = [_rng(12).standard_normal(s) for s in shapes]
+        result = public.function(values) if public.call == "sequence" else public.function(*values)
+        shape, cost = public.abstract_eval(*shapes)
+        assert shape == np.shape(result) and cost >= 0, (name, shapes)
+    single = {n for n, p in ad.FUNCTIONS.items() if p.op is None and not p.returns_tuple}
+    assert single == set(COMPOSITE_CALLS)
+
+
 def test_every_op_has_cases():
     missing = sorted(set(ad.OPS) - set(CASES))
     unknown = sorted(set(CASES) - set(ad.OPS))

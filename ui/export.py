@@ -180,6 +180,9 @@ class _Unsafe(Exception):
     pass
 
 
+_SAFE_STRING = re.compile(r"[A-Za-z ,.\->]{0,100}")
+
+
 def _attr_source(text: str, subscript: bool = False) -> str:
     """Python source for an op attribute's repr text (``"0"``, ``"(slice(None, 2, None), -1)"``).
 
@@ -191,6 +194,12 @@ def _attr_source(text: str, subscript: bool = False) -> str:
         if isinstance(node, ast.Constant) and type(node.value) in (int, float, bool) or (
                 isinstance(node, ast.Constant) and node.value is None):
             return repr(node.value) if type(node.value) is not float else _float(node.value)
+        if isinstance(node, ast.Name) and node.id == "inf":  # norm's ord=inf
+            return "np.inf"
+        if isinstance(node, ast.Constant) and type(node.value) is str and _SAFE_STRING.fullmatch(node.value):
+            return repr(node.value)  # einsum's subscripts, norm's ord='fro'
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name):
+            return "-" + number(node.operand)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and isinstance(
                 node.operand, ast.Constant) and type(node.operand.value) in (int, float):
             return ("-" if isinstance(node.op, ast.USub) else "") + number(node.operand)
@@ -272,10 +281,15 @@ def _op_line(trace: Trace, node, names: dict, inline: set) -> str:
     if not isinstance(op, str) or op not in OPS or not callable(getattr(core, op, None)):
         raise ExportError(f"the trace has an op the engine does not know: {_clean_line(str(op)[:40])!r}")
     spec = OPS[op]
-    if len(node.parents) != len(spec.arg_names):
+    if len(node.parents) != len(spec.arg_names) and not spec.variadic:
         raise ExportError(f"a {op} node has {len(node.parents)} operands; {op} takes {len(spec.arg_names)}")
     args = [_operand(trace, names, p, inline) for p in node.parents]
     attrs = {k: v for k, v in node.attrs if k in spec.attrs}
+    if spec.variadic:  # stack([a, b], axis=0), einsum('ij,jk->ik', a, b)
+        if "subscripts" in attrs:
+            return f"ad.{op}({', '.join([_attr_source(attrs['subscripts'])] + args)})"
+        keywords = [f"{k}={_attr_source(v)}" for k, v in attrs.items()]
+        return f"ad.{op}({', '.join(['[' + ', '.join(args) + ']'] + keywords)})"
     simple = all(a.isidentifier() for a in args)
     if op in _INFIX:
         return f"{_wrapped(args[0])} {_INFIX[op]} {_wrapped(args[1])}"
