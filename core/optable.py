@@ -278,6 +278,9 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
             return Var(value, None, (a, b), op)
 
     function.__name__ = function.__qualname__ = name
+    # core.ops re-exports every public function: found there by name, it pickles (a job worker
+    # can be sent ad.multiply), which a closure made here would not.
+    function.__module__ = "core.ops"
     function.__doc__ = doc or f"The {name} primitive (see core.ops.OPS[{name!r}])."
     function.op = op
     operands = ("arrays",) if call == "sequence" else ("operands",) if call == "subscripts" else arg_names
