@@ -196,8 +196,9 @@ def _attr_source(text: str, subscript: bool = False) -> str:
             return repr(node.value) if type(node.value) is not float else _float(node.value)
         if isinstance(node, ast.Name) and node.id == "inf":  # norm's ord=inf
             return "np.inf"
-        if isinstance(node, ast.Constant) and type(node.value) is str and _SAFE_STRING.fullmatch(node.value):
-            return repr(node.value)  # einsum's subscripts, norm's ord='fro'
+        if (isinstance(node, ast.Constant) and type(node.value) is str and not subscript
+                and _SAFE_STRING.fullmatch(node.value)):
+            return repr(node.value)  # einsum's subscripts, norm's ord='fro'; never an index
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name):
             return "-" + number(node.operand)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and isinstance(
