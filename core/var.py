@@ -74,7 +74,7 @@ class Var:
     to ``a`` and adds them, which is exactly the fan-out rule being taught.
     """
 
-    __slots__ = ("_value", "parents", "op", "attrs", "name", "loc", "__weakref__")
+    __slots__ = ("_value", "parents", "op", "attrs", "name", "loc", "scope", "__weakref__")
 
     # Nodes are dict and set keys by identity; == compares values (below), as in NumPy.
     __hash__ = object.__hash__
@@ -103,6 +103,7 @@ class Var:
         self.attrs = _NO_ATTRS if attrs is None else attrs
         self.name = name
         self.loc = None  # (line, col) in a program, set by the expression language
+        self.scope = ()  # the calls and loop iterations that made it (core.trace.Frame), outermost first
 
     # ---- reading --------------------------------------------------------------------------
     @property

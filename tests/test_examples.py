@@ -68,7 +68,7 @@ def test_cli_json_round_trips(tmp_path):
     assert result.returncode == 0, result.stderr
     trace = ad.Trace.from_json(result.stdout)
     assert trace.seed == 3 and trace.program.startswith("W = randn")
-    assert json.loads(result.stdout)["version"] == 1
+    assert json.loads(result.stdout)["version"] == 2
 
 
 def test_cli_reports_a_located_error():
