@@ -42,6 +42,7 @@ class Narration:
     sentence: str  # the same for the page: **bold** and `code` marked
     formulas: tuple  # LaTeX lines
     contributions: tuple = ()  # the backward step's Contribution records
+    where: str = ""  # the calls and loop iterations the node was made in, innermost first, or ""
 
     @property
     def plain_formulas(self) -> tuple:
@@ -71,11 +72,13 @@ def _forward(trace: Trace, t: int) -> Narration:
     node = trace.nodes[trace.forward_steps[t - 1]]
     title = f"Forward {t} of {forward_end}"
     args = ", ".join(trace.title(p) for p in node.parents)
-    summary = f"{title}: {trace.title(node.id)} = {node.op}({args}) = {format_value(node.value)}"
-    sentence = f"**{title}.** Compute `{trace.title(node.id)}` from {_listed(trace, node.parents)}."
+    where = where_made(node)
+    summary = f"{title}: {trace.title(node.id)} = {node.op}({args}) = {format_value(node.value)}{_in(where)}"
+    sentence = f"**{title}.** Compute `{trace.title(node.id)}` from {_listed(trace, node.parents)}{_in(where)}."
     tex_args = ", ".join(tex_name(trace, p) for p in node.parents)
     formula = rf"{tex_name(trace, node.id)} = \operatorname{{{node.op}}}({tex_args}) = {tex_value(node.value)}"
-    return Narration(t, FORWARD, t, forward_end, node.id, title, summary, sentence, (_long_bars(formula),))
+    return Narration(t, FORWARD, t, forward_end, node.id, title, summary, sentence, (_long_bars(formula),),
+                     where=where)
 
 
 def _backward(trace: Trace, t: int) -> Narration:
@@ -95,15 +98,28 @@ def _backward(trace: Trace, t: int) -> Narration:
         formulas.append(_running_sum(trace, c.parent, k, index))
     sends = "; ".join(f"sends {format_value(c.value)} to {trace.title(c.parent)} "
                       f"(now {format_value(c.accumulated)})" for c in step.contributions)
-    summary = (f"{title}: {trace.title(node.id)} has gradient {format_value(step.grad)}"
+    where = where_made(node)
+    summary = (f"{title}: {trace.title(node.id)}{_in(where)} has gradient {format_value(step.grad)}"
                + (f" and {sends}" if sends else ""))
     receivers = _listed(trace, [c.parent for c in step.contributions]) or "nobody (its parents need no gradient)"
-    sentence = (f"**{title}.** `{trace.title(node.id)}` has its final gradient ḡ = {format_value(step.grad)}; "
-                f"it applies the chain rule and sends a contribution to {receivers}. Each parent adds what "
-                "it receives.")
+    sentence = (f"**{title}.** `{trace.title(node.id)}`{_in(where)} has its final gradient ḡ = "
+                f"{format_value(step.grad)}; it applies the chain rule and sends a contribution to {receivers}. "
+                "Each parent adds what it receives.")
     phase = BACKWARD if t < trace.t_end else END
     return Narration(t, phase, k, total, node.id, title, summary, sentence,
-                     tuple(_long_bars(f) for f in formulas), step.contributions)
+                     tuple(_long_bars(f) for f in formulas), step.contributions, where)
+
+
+def where_made(node) -> str:
+    """The calls and loop iterations a node was made in, innermost first: "in layer(x, W1, b1),
+    call 2, in iteration t = 3 of the loop on line 4"; "" for a node made at the top level."""
+    return ", ".join(f"in {f.label}, call {f.index}" if f.kind == "call" else
+                     f"in iteration {f.name} = {f.index} of the loop on line {f.line}"
+                     for f in reversed(node.scope))
+
+
+def _in(where: str) -> str:
+    return f" ({where})" if where else ""
 
 
 def _running_sum(trace: Trace, parent: int, k_now: int, index: int) -> str:
@@ -140,10 +156,12 @@ def tex_name(trace: Trace, node_id: int) -> str:
     if node.kind == "constant":
         return _tex_number(node.value) if np.ndim(node.value) == 0 else r"\mathrm{const}"
     label = re.sub(r"[^A-Za-z0-9]", "", node.label) or f"v_{{{node.id}}}"
-    if len(label) == 1:
-        return label
+    # The counters of the loops it was made in, as an iterate's superscript: h^{(t=2)}.
+    counters = ",".join(f"{re.sub(r'[^A-Za-z0-9]', '', f.name)}={f.index}" for f in node.scope if f.kind == "loop")
     match = re.fullmatch(r"([A-Za-z])(\d+)", label)
-    return f"{match[1]}_{{{match[2]}}}" if match else rf"\mathrm{{{label}}}"
+    base = label if len(label) == 1 else f"{match[1]}_{{{match[2]}}}" if match else rf"\mathrm{{{label}}}"
+    # In braces, so that a rule's own superscript (b^\top) does not make a double superscript.
+    return f"{{{base}^{{({counters})}}}}" if counters and node.name else base
 
 
 def _tex_number(value) -> str:
@@ -180,17 +198,31 @@ def _long_bars(tex: str) -> str:
             depth += {"{": 1, "}": -1}.get(tex[end], 0)
             end += 1
         inner = tex[start:end - 1]
-        subscripted = re.fullmatch(r"([A-Za-z])(_\{\w+\})", inner)  # v_{2}: the bar on v alone
+        if inner.startswith("{") and inner.endswith("}") and _balanced(inner[1:-1]):
+            inner = inner[1:-1]  # {h^{(t=2)}}, an iterate's name
+        # v_{2}, h^{(t=2)}, W_{1}^{(t=0)}: the bar on the letter alone
+        subscripted = re.fullmatch(r"([A-Za-z])((?:_\{\w+\})?(?:\^\{\([\w=,-]*\)\})?)", inner)
         if len(inner) == 1:
             barred = rf"\bar{{{inner}}}"
         elif subscripted:
             barred = rf"\bar{{{subscripted[1]}}}{subscripted[2]}"
+            if tex[end:end + 1] in ("_", "^"):  # the rule's own index (x̄_i): no double subscript
+                barred = f"{{{barred}}}"
         else:
             barred = rf"\overline{{{inner}}}"
         out += [tex[pos:match.start()], barred]
         pos = end
     out.append(tex[pos:])
     return "".join(out)
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _listed(trace: Trace, ids) -> str:
