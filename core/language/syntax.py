@@ -288,8 +288,9 @@ def _prescan(lines: tuple, limits: Limits) -> None:
 def _check_size(tree, lines: tuple, limits: Limits) -> frozenset:
     """Statements in all, and nesting (expressions, and blocks of for/if/def), measured without
     recursion, so that everything after may recurse over the tree; and, on the way, the names used
-    as counts or indices (in range(...), in [...], as a constructor's size)."""
-    statements, counts = 0, set()
+    as counts or indices: in range(...), in [...], as a constructor's size, or bound to an
+    expression of such names (``n = T - 1`` with ``range(n)`` makes T a count too)."""
+    statements, counts, feeds = 0, set(), {}
     stack = [(stmt, 0, False) for stmt in tree.body]
     while stack:
         node, depth, counting = stack.pop()
@@ -301,6 +302,9 @@ def _check_size(tree, lines: tuple, limits: Limits) -> frozenset:
             if statements > limits.max_statements:
                 raise ExpressionError(f"the program has more than {limits.max_statements} lines of code",
                                       *locate(lines, node))
+            if kind is ast.Assign and type(node.targets[0]) is ast.Name:
+                feeds.setdefault(node.targets[0].id, set()).update(
+                    n.id for n in ast.walk(node.value) if type(n) is ast.Name)
         if isinstance(node, (ast.expr, *_COMPOUND)):
             depth += 1
             if depth > limits.max_depth:
@@ -311,6 +315,12 @@ def _check_size(tree, lines: tuple, limits: Limits) -> frozenset:
             node.args if kind is ast.Call and type(node.func) is ast.Name and node.func.id in CONSTRUCTOR_NAMES else ()
         stack.extend((child, depth, counting or any(child is p for p in places))
                      for child in ast.iter_child_nodes(node))
+    pending = list(counts)
+    while pending:
+        for name in feeds.pop(pending.pop(), ()):
+            if name not in counts:
+                counts.add(name)
+                pending.append(name)
     return frozenset(counts)
 
 
@@ -354,7 +364,8 @@ class _Checker:
     # ---- statements ----------------------------------------------------------------------------
 
     def statement(self, stmt, where: str, last: bool = False) -> None:
-        """``where``: "top", "block" (in a loop or an if) or "function"."""
+        """``where``: "top", "block" (in a top-level loop or if), "function" (a function's body) or
+        "in function" (in a loop or an if in a function)."""
         kind = type(stmt)
         if kind is ast.Assign:
             self.assign(stmt)
@@ -369,18 +380,19 @@ class _Checker:
                                        "bind this one to a name, like y = ...")
             self.expression(stmt.value)
         elif kind is ast.For:
-            self.loop(stmt)
+            self.loop(stmt, "in function" if where in ("function", "in function") else "block")
         elif kind is ast.If:
             self.condition(stmt.test)
-            self.block(stmt.body, where)
-            self.block(stmt.orelse, where)
+            inner = "in function" if where in ("function", "in function") else "block"
+            self.block(stmt.body, inner)
+            self.block(stmt.orelse, inner)
         elif kind is ast.FunctionDef:
             if where != "top":
                 raise self.error(stmt, "functions are defined at the top level of the program, not inside "
                                        "a loop, an if or another function")
             self.function(stmt)
         elif kind is ast.Return:
-            if where != "function":
+            if where not in ("function", "in function"):
                 raise self.error(stmt, "'return' is only allowed inside a function (def)")
             if stmt.value is None:
                 raise self.error(stmt, "return needs a value: a function gives back what it computes, like return h")
@@ -400,8 +412,9 @@ class _Checker:
             raise self.error(stmt, f"'{word}' is not allowed: {M.PROGRAM_IS}")
 
     def block(self, body: list, where: str) -> None:
+        """The statements of a loop, a branch or a function body (``where`` is the body's)."""
         for stmt in body:
-            self.statement(stmt, "function" if where == "function" else "block")
+            self.statement(stmt, where)
 
     def assign(self, stmt) -> None:
         if len(stmt.targets) != 1:
@@ -433,7 +446,7 @@ class _Checker:
         if name in CALLABLE_NAMES or name in M.TUPLE_FUNCTIONS:
             raise self.error(node, f"'{name}' is the name of a function; choose another name")
 
-    def loop(self, stmt) -> None:
+    def loop(self, stmt, inner: str) -> None:
         call = stmt.iter
         if type(stmt.target) is not ast.Name:
             raise self.error(stmt.target, "a loop has one counter: for i in range(n):")
@@ -446,7 +459,7 @@ class _Checker:
         self.name(stmt.target, stmt.target.id)
         for arg in call.args:
             self.expression(arg)
-        self.block(stmt.body, "block")
+        self.block(stmt.body, inner)
 
     def function(self, fn) -> None:
         name = fn.name
