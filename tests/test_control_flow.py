@@ -94,7 +94,8 @@ def test_loop_iterations_are_frames_and_titles_show_the_counter():
     labels = [tuple(f.label for f in n.scope) for n in trace.nodes if n.name == "x" and n.op is not None]
     assert labels[3] == ("for i = 1 (line 2)", "for j = 1 (line 3)")
     frames = trace.frames()
-    assert [f.label for f, _ in frames.values()][:3] == ["for i = 0 (line 2)", "for j = 0 (line 3)", "for j = 1 (line 3)"]
+    labels = [f.label for f, _ in frames.values()]
+    assert labels[:3] == ["for i = 0 (line 2)", "for j = 0 (line 3)", "for j = 1 (line 3)"]
     inner = [(f, parent) for f, parent in frames.values() if f.name == "j"]
     assert all(frames[parent][0].name == "i" for _, parent in inner)
     assert trace.forward_steps == tuple(sorted(trace.forward_steps))  # in the order the program ran
@@ -140,7 +141,8 @@ def test_conditions_on_counters_and_boolean_operators():
 
 
 def test_counts_indices_and_whole_numbers():
-    text = "T = 3\nv = [1.0, 2.0, 3.0, 4.0]\ns = zeros(T)\nfor i in range(T):\n    s = s + v[i:i + 2][0] * (i ** 2 % 5)\ny = sum(s)\n"
+    text = ("T = 3\nv = [1.0, 2.0, 3.0, 4.0]\ns = zeros(T)\nfor i in range(T):\n"
+            "    s = s + v[i:i + 2][0] * (i ** 2 % 5)\ny = sum(s)\n")
     out, inputs = build(text)
     assert list(inputs) == ["v", "s"] and float(out.value) == 3 * (1 * 0 + 2 * 1 + 3 * 4)
     out, inputs = build("n = 2\nm = n * 3 - 1\nx = ones(m)\ny = sum(x) * n")  # m is a count, so n is one too
