@@ -19,6 +19,8 @@ from .errors import AutodiffError
 from .ops_shape import unbroadcast
 from .var import GradScope, Var
 
+_FLOAT64 = np.float64
+
 
 def toposort(output: Var) -> list:
     """Every node ``output`` depends on, each after all of its parents (iterative DFS).
@@ -45,9 +47,19 @@ def toposort(output: Var) -> list:
         push(node)
         # Pushed last-first so the first argument is popped first: the order then follows the
         # left-to-right evaluation of the expression, which is what a reader of the graph expects.
-        for parent in reversed(node.parents):
-            if parent not in expanded:
-                push(parent)
+        # (The parents are read from their slots, see Var: no tuple built per node.)
+        more = node._more
+        if more is None:
+            second = node._second
+            if second is not None and second not in expanded:
+                push(second)
+            first = node._first
+            if first is not None and first not in expanded:
+                push(first)
+        else:
+            for parent in reversed(more):
+                if parent not in expanded:
+                    push(parent)
     return order
 
 
@@ -63,15 +75,14 @@ def _active_nodes(order: list, wrt: set):
             active.add(node)
             active_order.append(node)
             continue
-        parents = node.parents
-        if not parents:
+        first = node._first
+        if first is None:
             nested = nested or (type(node.attrs) is GradScope and node.attrs.active)
             continue
-        for parent in parents:
-            if parent in active:
-                active.add(node)
-                active_order.append(node)
-                break
+        if first in active or node._second in active or (
+                node._more is not None and any(p in active for p in node._more)):
+            active.add(node)
+            active_order.append(node)
     return active, active_order, nested
 
 
@@ -96,6 +107,65 @@ class Recording:
         return range(self.first[k], end)
 
 
+def _active_order(output: Var, wrt: set):
+    """What ``toposort`` followed by ``_active_nodes`` gives, in one pass and without visiting the
+    constants: ``(active set, active nodes in topological order, nested)``.
+
+    A leaf that is not in ``wrt`` is a constant (it needs no gradient and sends none), so it is
+    never pushed: in a graph like ``X @ W + C`` a third of the nodes are such leaves. A leaf of a
+    still-running grad marks the pass as nested (see ``_active_nodes``). A node is active when, as
+    it is finished (after all its parents), one of its parents is.
+    """
+    order = []
+    active = set()
+    expanded = set()
+    looked_at = set()  # the ancestors of the inputs, looked at for an enclosing grad's input
+    nested = False
+    stack = [output]
+    push, pop, append = stack.append, stack.pop, order.append
+    activate, expand = active.add, expanded.add
+    while stack:
+        node = pop()
+        if node in expanded:  # second visit: its parents are finished
+            if node not in active:
+                more = node._more
+                if node._first in active or node._second in active or (
+                        more is not None and any(p in active for p in more)):
+                    activate(node)
+                    append(node)
+            continue
+        if node in wrt:
+            expand(node)
+            activate(node)
+            append(node)
+            # Its ancestors need no gradient, but one may be an enclosing grad's input (the
+            # identity node a nested grad puts over it): look on, without activating them.
+            # (A separate set: another path from the output may still reach them as usual.)
+            pending = list(node.parents)
+            while pending:
+                ancestor = pending.pop()
+                if ancestor in looked_at or ancestor in wrt:
+                    continue
+                looked_at.add(ancestor)
+                if ancestor._first is None and type(ancestor.attrs) is GradScope and ancestor.attrs.active:
+                    nested = True
+                pending.extend(ancestor.parents)
+            continue
+        expand(node)
+        push(node)
+        # Last-first, so the first argument is finished first (the order a reader expects); the
+        # parents come from their slots (see Var). A constant leaf is never pushed.
+        more = node._more
+        for parent in (node._second, node._first) if more is None else reversed(more):
+            if parent is None or parent in expanded:
+                continue
+            if parent._first is not None or parent in wrt:
+                push(parent)
+            elif type(parent.attrs) is GradScope and parent.attrs.active:
+                nested = True
+    return active, order, nested
+
+
 def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, order=None) -> dict:
     """Gradients of ``output`` with respect to each node in ``wrt``, as ``{node: gradient}``.
 
@@ -109,8 +179,9 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, ord
     """
     wrt_set = set(wrt)
     if order is None:
-        order = toposort(output)
-    active, active_order, nested = _active_nodes(order, wrt_set)
+        active, active_order, nested = _active_order(output, wrt_set)
+    else:
+        active, active_order, nested = _active_nodes(order, wrt_set)
     if create_graph is None:
         create_graph = nested
     if output not in active:
@@ -120,25 +191,95 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, ord
     if create_graph and type(seed) is not Var:
         seed = Var(seed)
     grads = {output: seed}
-    # The hot loop of every gradient: locals, no **{} when an op has no attributes, unrolled
-    # argument lists for the one- and two-argument ops that make up most graphs.
+    if record is None and not create_graph:
+        _sweep(active_order, active, wrt_set, grads)
+    else:
+        _sweep_general(active_order, active, wrt_set, grads, create_graph, record)
+    return {w: grads.get(w) for w in wrt}
+
+
+def _sweep(active_order: list, active: set, wrt: set, grads: dict) -> None:
+    """The reverse sweep of a first-order gradient, nothing recorded: the hot loop of every
+    ``grad``. Each node's gradient is final when it is reached (reverse topological order); it is
+    freed as soon as it is used, so memory stays O(width of the graph)."""
     pop, get = grads.pop, grads.get
     for node in reversed(active_order):
-        if node in wrt_set:  # an input: nothing to send further (its parents don't need it)
+        if node in wrt:  # an input: nothing to send further (its parents don't need it)
+            continue
+        g = pop(node, None)
+        if g is None:  # (with a given order) reached only through an input, past which nothing is sent
+            continue
+        op = node.op
+        attrs = node.attrs
+        vjps = op.vjps
+        ans = node._value
+        first, second = node._first, node._second
+        if second is None:  # one parent, which (the node being active) is active
+            value = first._value
+            contribution = vjps[0](g, ans, value, **attrs) if attrs else vjps[0](g, ans, value)
+            if type(contribution) is not _FLOAT64 and contribution.shape != value.shape:
+                contribution = _fit(op, 0, contribution, value.shape)
+            previous = get(first)
+            grads[first] = contribution if previous is None else previous + contribution
+            continue
+        if node._more is None and not attrs:  # most binary ops: unrolled, no argument packing
+            va, vb = first._value, second._value
+            if first in active:
+                contribution = vjps[0](g, ans, va, vb)
+                if type(contribution) is not _FLOAT64 and contribution.shape != va.shape:
+                    contribution = _fit(op, 0, contribution, va.shape)
+                previous = get(first)
+                grads[first] = contribution if previous is None else previous + contribution
+            if second in active:
+                contribution = vjps[1](g, ans, va, vb)
+                if type(contribution) is not _FLOAT64 and contribution.shape != vb.shape:
+                    contribution = _fit(op, 1, contribution, vb.shape)
+                previous = get(second)
+                grads[second] = contribution if previous is None else previous + contribution
+            continue
+        parents = node.parents
+        values = tuple([p._value for p in parents])
+        for position, parent in enumerate(parents):
+            if parent not in active:
+                continue
+            if attrs:
+                contribution = vjps[position](g, ans, *values, **attrs)
+            else:
+                contribution = vjps[position](g, ans, *values)
+            value = values[position]
+            if type(contribution) is not _FLOAT64 and contribution.shape != value.shape:
+                contribution = _fit(op, position, contribution, value.shape)
+            previous = get(parent)
+            grads[parent] = contribution if previous is None else previous + contribution
+
+
+def _fit(op, position: int, contribution, shape: tuple):
+    """A contribution of another shape than its parent: summed over the axes the op broadcast the
+    parent along, or, for an op that does not broadcast, an internal error."""
+    if op.broadcasts:
+        return unbroadcast(contribution, shape)
+    raise AutodiffError(f"internal error: the VJP of {op.name} for argument {position} has shape "
+                        f"{contribution.shape}, expected {shape}", op=op.name)
+
+
+def _sweep_general(active_order: list, active: set, wrt: set, grads: dict, create_graph: bool, record) -> None:
+    """The reverse sweep building differentiable gradients (``create_graph``: VJPs run on the
+    nodes themselves) or recording every step and contribution (``record``, for a Trace)."""
+    pop, get = grads.pop, grads.get
+    for node in reversed(active_order):
+        if node in wrt:
             if record is not None:
                 record.nodes.append(node)
                 record.grads.append(grads[node])
                 record.first.append(len(record.parents))
             continue
-        g = pop(node)  # freed as soon as it is used: memory stays O(width of the graph)
+        g = pop(node, None)
+        if g is None:  # reached only through an input, past which nothing is sent
+            continue
         op = node.op
         parents = node.parents
         if create_graph:
             ans, args = node, parents
-        elif len(parents) == 2:
-            ans, args = node._value, (parents[0]._value, parents[1]._value)
-        elif len(parents) == 1:
-            ans, args = node._value, (parents[0]._value,)
         else:
             ans, args = node._value, [p._value for p in parents]
         attrs = node.attrs
@@ -155,13 +296,7 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, ord
             else:
                 contribution = vjps[position](g, ans, *args)
             if contribution.shape != parent._value.shape:
-                if op.broadcasts:  # the parent was broadcast: sum its copies' gradients back
-                    contribution = unbroadcast(contribution, parent._value.shape)
-                else:
-                    raise AutodiffError(
-                        f"internal error: the VJP of {op.name} for argument {position} has shape "
-                        f"{contribution.shape}, expected {parent._value.shape}", op=op.name,
-                    )
+                contribution = _fit(op, position, contribution, parent._value.shape)
             previous = get(parent)
             accumulated = contribution if previous is None else previous + contribution
             grads[parent] = accumulated
@@ -170,4 +305,3 @@ def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, ord
                 record.positions.append(position)
                 record.values.append(contribution)
                 record.accumulated.append(accumulated)
-    return {w: get(w) for w in wrt}

@@ -37,12 +37,6 @@ def _mT(x):
 # ---- matmul ---------------------------------------------------------------------------------------
 
 
-def _matmul_forward(a, b):
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError("matmul does not take scalars; use * to scale")
-    return np.matmul(a, b)
-
-
 def _as_matrices(g, a, b):
     """View 1-D operands (and ``g``) as matrices, as np.matmul does, so one formula serves all."""
     a2 = reshape(a, (1,) + a.shape) if a.ndim == 1 else a
@@ -89,7 +83,8 @@ def _matmul_cost(a: tuple, b: tuple) -> int:
     return size_of(batch) * m * k * n
 
 
-matmul = primitive("matmul", _matmul_forward, symbol="@", shape=_matmul_shape, cost=_matmul_cost, grads=[
+# np.matmul itself refuses scalars (ValueError): no Python frame between the op and NumPy.
+matmul = primitive("matmul", np.matmul, symbol="@", shape=_matmul_shape, cost=_matmul_cost, grads=[
     ("A", _matmul_vjp_a, r"\bar{A} \mathrel{+}= \bar{z}\, B^\top"),
     ("B", _matmul_vjp_b, r"\bar{B} \mathrel{+}= A^\top \bar{z}"),
 ])

@@ -246,7 +246,7 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
                     raise _shape_error(op, (x,), exc) from None
                 if type(value) is not _FLOAT64 and not value.ndim:
                     value = _FLOAT64(value)
-                return Var(value, None, (x,), op)
+                return Var(value, None, None, op, None, x)
             try:
                 return forward(x)
             except (ValueError, IndexError) as exc:
@@ -256,8 +256,14 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
 
         def function(a, b):  # noqa: F811
             if type(a) is Var:
-                if type(b) is not Var:
-                    b = _constant(b)
+                kind = type(b)
+                if kind is not Var:  # a constant operand (x * 0.99, X @ W): a leaf, made here (hot)
+                    if kind is float or kind is _FLOAT64:
+                        b = Var(_FLOAT64(b), None, ())
+                    elif kind is np.ndarray and b.dtype is _FLOAT64_DTYPE and b.ndim:
+                        b = Var(b, None, ())
+                    else:
+                        b = Var(b)
             elif type(b) is Var:
                 a = _constant(a)
             else:
@@ -275,7 +281,7 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
                 raise _shape_error(op, (a, b), exc) from None
             if type(value) is not _FLOAT64 and not value.ndim:
                 value = _FLOAT64(value)
-            return Var(value, None, (a, b), op)
+            return Var(value, None, None, op, None, a, b)
 
     function.__name__ = function.__qualname__ = name
     # core.ops re-exports every public function: found there by name, it pickles (a job worker

@@ -72,9 +72,15 @@ class Var:
     engine's functions and operators (``x * y``, ``ad.sin(x)``). ``parents`` is a tuple in argument
     order, so ``a + a`` has two parents, both ``a``: the backward pass then sends two contributions
     to ``a`` and adds them, which is exactly the fan-out rule being taught.
+
+    The parents are kept in slots, not in a tuple of their own: ``_first`` and ``_second`` (None
+    when absent), and ``_more``, the whole tuple, only for an op with more than two operands. A
+    graph of a million nodes then has a million fewer objects for Python's cyclic garbage
+    collector to walk, again and again, while the graph grows (it was most of the time of a long
+    chain). ``parents`` builds the tuple when asked; the backward pass reads the slots.
     """
 
-    __slots__ = ("_value", "parents", "op", "attrs", "name", "loc", "scope", "__weakref__")
+    __slots__ = ("_value", "_first", "_second", "_more", "op", "attrs", "name", "loc", "scope")
 
     # Nodes are dict and set keys by identity; == compares values (below), as in NumPy.
     __hash__ = object.__hash__
@@ -91,19 +97,41 @@ class Var:
         _dispatch.array_conversion()
 
     def __init__(self, value, name: str | None = None, parents: tuple | None = None, op=None,
-                 attrs=None):
-        # Users write Var(value) or Var(value, "x"); the engine passes parents/op/attrs for the
-        # nodes it makes, with a value it computed itself, which needs no checking (hot path).
-        if parents is None:
+                 attrs=None, first=None, second=None):
+        # Users write Var(value) or Var(value, "x"); the engine passes parents (a tuple, () for a
+        # constant leaf) or, on its hot path, first and second, with a value it computed itself,
+        # which needs no checking.
+        more = None
+        if parents is not None:
+            count = len(parents)
+            if count:
+                first = parents[0]
+                if count > 1:
+                    second = parents[1]
+                    if count > 2:
+                        more = parents
+        elif first is None:
             value = as_value(value, f"the value of {name!r}" if name else "a Var's value")
-            parents = ()
         self._value = value
-        self.parents = parents
+        self._first = first
+        self._second = second
+        self._more = more
         self.op = op
         self.attrs = _NO_ATTRS if attrs is None else attrs
         self.name = name
         self.loc = None  # (line, col) in a program, set by the expression language
         self.scope = ()  # the calls and loop iterations that made it (core.trace.Frame), outermost first
+
+    @property
+    def parents(self) -> tuple:
+        """The operands, in argument order (a tuple, built from the slots)."""
+        if self._more is not None:
+            return self._more
+        first = self._first
+        if first is None:
+            return ()
+        second = self._second
+        return (first,) if second is None else (first, second)
 
     # ---- reading --------------------------------------------------------------------------
     @property
@@ -164,44 +192,25 @@ class Var:
         return f"Var({name}{text}, {what})"
 
     # ---- arithmetic: every operator is an op of the table (ops.py) --------------------------
-    def __add__(self, other):
-        return _ops.add(self, other)
-
+    # x + y, x * y ... are the op functions themselves, set at the end of this module (one call
+    # less per operation than a method that calls them); the reflected forms swap the operands.
     def __radd__(self, other):
         return _ops.add(other, self)
-
-    def __sub__(self, other):
-        return _ops.subtract(self, other)
 
     def __rsub__(self, other):
         return _ops.subtract(other, self)
 
-    def __mul__(self, other):
-        return _ops.multiply(self, other)
-
     def __rmul__(self, other):
         return _ops.multiply(other, self)
-
-    def __truediv__(self, other):
-        return _ops.divide(self, other)
 
     def __rtruediv__(self, other):
         return _ops.divide(other, self)
 
-    def __pow__(self, other):
-        return _ops.power(self, other)
-
     def __rpow__(self, other):
         return _ops.power(other, self)
 
-    def __matmul__(self, other):
-        return _ops.matmul(self, other)
-
     def __rmatmul__(self, other):
         return _ops.matmul(other, self)
-
-    def __neg__(self):
-        return _ops.negative(self)
 
     def __pos__(self):
         return self
@@ -213,14 +222,8 @@ class Var:
     def T(self) -> Var:
         return _ops.transpose(self)
 
-    def __mod__(self, other):
-        return _ops.mod(self, other)
-
     def __rmod__(self, other):
         return _ops.mod(other, self)
-
-    def __abs__(self):
-        return _ops.abs(self)
 
     # ---- NumPy-style methods, for notebook users who write x.sum(axis=0) ----------------------
     @property
@@ -340,3 +343,7 @@ def input_leaf(value, scope: GradScope, name: str | None = None) -> Var:
 # The operators above need the op functions, which need Var: import them last to break the cycle.
 from . import numpy_dispatch as _dispatch  # noqa: E402
 from . import ops as _ops  # noqa: E402
+
+Var.__add__, Var.__sub__, Var.__mul__, Var.__truediv__ = _ops.add, _ops.subtract, _ops.multiply, _ops.divide
+Var.__pow__, Var.__matmul__, Var.__mod__ = _ops.power, _ops.matmul, _ops.mod
+Var.__neg__, Var.__abs__ = _ops.negative, _ops.abs

@@ -63,6 +63,9 @@ EXTRA_PROGRAMS = {
     "elementwise": ("x = 0.7\nout = sin(x) * cos(x) + tan(x) - tanh(x) / exp(x) + log(x) + relu(-x) + relu(x)"
                     " + -x + x ** -0.5\n"),
     "named_constant_and_unused_input": "x = 1.5\nu = 5.0\nc = 2 * pi\nout = x * c\n",
+    "issue_10_functions": ("A = randn(2, 3)\nB = randn(3, 4)\nx = [1.0, 2.0]\ns = stack([x, x * 2.0], axis=1)\n"
+                           "n = norm(A, ord='fro') + norm(A[0], ord=inf) + sum(clip(x, -1, 1.5))\n"
+                           "out = sum(einsum('ij,jk->ik', A, B) ** 2) + sum(s) + n + logsumexp(x, b=[0.5, 2.0])\n"),
     "output_is_an_input": "x = 2.0\ny = x\n",
     "non_scalar_output": "x = [1.0, 2.0]\ny = x * 3\n",
 }

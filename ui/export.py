@@ -183,11 +183,12 @@ class _Unsafe(Exception):
 _SAFE_STRING = re.compile(r"[A-Za-z ,.\->]{0,100}")
 
 
-def _attr_source(text: str, subscript: bool = False) -> str:
+def _attr_source(text: str, subscript: bool = False, strings: bool = False) -> str:
     """Python source for an op attribute's repr text (``"0"``, ``"(slice(None, 2, None), -1)"``).
 
     The text is parsed and rebuilt from a whitelist (numbers, None, booleans, Ellipsis, tuples,
-    lists, ``slice(...)``, integer arrays): nothing else read from a trace reaches the script. With
+    lists, ``slice(...)``, integer arrays; with ``strings``, short strings of letters and ``, . - >``,
+    for einsum's subscripts and norm's ord): nothing else read from a trace reaches the script. With
     ``subscript``, the result is the inside of ``x[...]`` (``:2, -1``).
     """
     def number(node) -> str:
@@ -196,9 +197,9 @@ def _attr_source(text: str, subscript: bool = False) -> str:
             return repr(node.value) if type(node.value) is not float else _float(node.value)
         if isinstance(node, ast.Name) and node.id == "inf":  # norm's ord=inf
             return "np.inf"
-        if (isinstance(node, ast.Constant) and type(node.value) is str and not subscript
-                and _SAFE_STRING.fullmatch(node.value)):
-            return repr(node.value)  # einsum's subscripts, norm's ord='fro'; never an index
+        if strings and isinstance(node, ast.Constant) and type(node.value) is str and (
+                _SAFE_STRING.fullmatch(node.value)):
+            return repr(node.value)  # einsum's subscripts, norm's ord='fro'
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name):
             return "-" + number(node.operand)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and isinstance(
@@ -288,7 +289,7 @@ def _op_line(trace: Trace, node, names: dict, inline: set) -> str:
     attrs = {k: v for k, v in node.attrs if k in spec.attrs}
     if spec.variadic:  # stack([a, b], axis=0), einsum('ij,jk->ik', a, b)
         if "subscripts" in attrs:
-            return f"ad.{op}({', '.join([_attr_source(attrs['subscripts'])] + args)})"
+            return f"ad.{op}({', '.join([_attr_source(attrs['subscripts'], strings=True)] + args)})"
         keywords = [f"{k}={_attr_source(v)}" for k, v in attrs.items()]
         return f"ad.{op}({', '.join(['[' + ', '.join(args) + ']'] + keywords)})"
     simple = all(a.isidentifier() for a in args)
@@ -300,7 +301,7 @@ def _op_line(trace: Trace, node, names: dict, inline: set) -> str:
         return f"{args[0]}[{_attr_source(attrs['index'], subscript=True)}]"
     if op == "transpose" and simple and _attr_source(attrs.get("axes", "None")) == "None":
         return f"{args[0]}.T"
-    keywords = [f"{k}={_attr_source(v)}" for k, v in attrs.items()]
+    keywords = [f"{k}={_attr_source(v, strings=k == 'ord')}" for k, v in attrs.items()]  # norm(ord='fro')
     return f"ad.{op}({', '.join(args + keywords)})"
 
 
