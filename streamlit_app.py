@@ -6,7 +6,7 @@ Run: streamlit run streamlit_app.py
 import streamlit as st
 
 from ui import panels, shared, tools
-from ui.names import Model
+from ui.names import Model, Widget
 
 st.set_page_config(page_title="Backprop Studio", page_icon="∂", layout="wide")
 shared.memory_janitor()  # once per server: hands back the memory of sessions that ended
@@ -31,22 +31,21 @@ def step_view():
     """The step view steps in the browser; its report of the step reruns only this fragment."""
     panels.step_view()
     if not presenting:
-        panels.layout_choice()
         with st.expander("Export", icon=":material/download:"):
             panels.export(state[Model.SECOND_TRACE] or state[Model.TRACE])
 
 
 if state.get(Model.TRACE) is not None:
     step_view()
+    if not presenting:
+        panels.layout_choice()
 
 if not presenting and state.get(Model.TRACE) is not None:
     st.divider()
-    what_if, check, function, second = st.tabs(["What if…", "Gradient check", "Function view", "Second order"])
-    with what_if:
-        tools.what_if()
-    with check:
-        tools.gradient_check()
-    with function:
-        tools.function_view()
-    with second:
-        tools.second_order()
+    # Only the open tab runs (on_change="rerun"): a big program's sweeps and Hessian wait until asked.
+    tabs = st.tabs(["What if…", "Gradient check", "Function view", "Second order"], key=Widget.TOOLS,
+                   on_change="rerun")
+    for tab, draw in zip(tabs, (tools.what_if, tools.gradient_check, tools.function_view, tools.second_order)):
+        if tab.open:
+            with tab:
+                draw()

@@ -5,10 +5,11 @@
     python bench/load.py --heavy                      # also one session rerunning the costliest program
     python bench/load.py --url http://127.0.0.1:8501  # a server already running (else one is started)
 
-A step is a click on the widget with key ``--widget`` (default ``step_next``, a button:
-``trigger_value``); ``--json '{"t": {t}}'`` sends ``json_value`` instead, with ``{t}`` replaced by
-the step number (a component that steps in the browser and reports ``t``). The time of a step is
-one round trip: the rerun sent to ``script_finished`` received. Students start spread over the
+The page steps in the browser: what reaches the server is the step view's report of its step
+(``ui/names.py VIEW_STATE``: t, node, playing, speed and the revision it was given), debounced, one
+per step when a student steps once a second. So a student here sends exactly that report, as the
+browser's component does, and times one round trip: the report sent to ``script_finished``
+received (the fragment's rerun that moves the model and the link). Students start spread over the
 first second; each waits out the rest of its second after a step. Printed per user count: steps
 timed, median and p95 in ms, errors (failed connections, exception elements, timeouts).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import random
 import statistics
 import sys
@@ -28,11 +30,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.protocol import AppServer, StreamlitSession  # noqa: E402
 from core.examples import load_examples  # noqa: E402
+from ui.names import VIEW_STATE, Widget  # noqa: E402
 
 # The costliest kind of program the language allows today (see bench/memory.py): a 10⁶-entry
 # matrix summed 100 times. Replace with the limits' worst case when the cost model changes.
 HEAVY = "A = randn(1000, 1000)\n" + "".join(f"s{i} = sum(A)\n" for i in range(100)) + \
         "".join(f"u{i} = {'s0' if i == 0 else f'u{i - 1}'} + s{i + 1}\n" for i in range(99))
+
+
+def view_report(session: StreamlitSession, t: int) -> dict:
+    """What the step view sends after stepping to ``t``: its view, for the revision it was given
+    (the first line of the component's payload)."""
+    page = json.loads(session.widgets[Widget.STUDIO].element.bytes.split(b"\n", 1)[0])
+    return {VIEW_STATE: {"t": t, "node": None, "playing": False, "speed": 1.0, "revision": page["revision"]}}
 
 
 async def student(url: str, program: str, args, times: list, errors: list) -> None:
@@ -42,10 +52,7 @@ async def student(url: str, program: str, args, times: list, errors: list) -> No
             await session.rerun()
             for t in range(1, args.steps + 1):
                 start = time.perf_counter()
-                if args.json:
-                    result = await session.set_widget(args.widget, json_value=args.json.replace("{t}", str(t)))
-                else:
-                    result = await session.set_widget(args.widget, trigger_value=True)
+                result = await session.set_widget(Widget.STUDIO, json_value=view_report(session, t))
                 times.append(result.seconds)
                 errors.extend(result.exceptions)
                 await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - start)))
@@ -76,8 +83,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="1,10,50,100,200")
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--widget", default="step_next")
-    parser.add_argument("--json", default=None, help='json_value template, e.g. \'{"t": {t}}\'')
     parser.add_argument("--heavy", action="store_true")
     parser.add_argument("--url", default=None)
     args = parser.parse_args()

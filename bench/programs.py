@@ -22,6 +22,5 @@ def neuron_layer_program(inputs: int, neurons: int) -> str:
 def largest_program() -> str:
     """About as many graph nodes as the language allows (5,000), in 500 lines: a deep chain whose
     every line also reuses the input (the shape Graphviz cannot lay out: the page falls back)."""
-    body = "".join(f"a{i} = sin({'x' if i == 0 else f'a{i - 1}'}) * x + x * x - cos(x) * x + x / 2\n"
-                   for i in range(499))
+    body = "".join(f"a{i}=sin({'x' if i == 0 else f'a{i - 1}'})*x+x*x-cos(x)*x+x/2\n" for i in range(499))
     return "x = 0.5\n" + body

@@ -14,6 +14,7 @@ _BARRED = re.compile(r"\\(?:bar|overline)\{((?:[^{}]|\{[^{}]*\})*)\}")  # one le
 _PLAIN = (
     (_BARRED, "\\1\u0304"),
     (re.compile(r"\\checkmark"), "✓"),
+    (re.compile(r"\\_"), "_"),
     (re.compile(r"_\{([^{}]*)\}"), "\\1"),
     (re.compile(r"\\mathrel\{\+\}="), "+="),
     (re.compile(r"\^\{-\\top\}"), "⁻ᵀ"),

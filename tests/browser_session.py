@@ -37,11 +37,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(timeout: float = 60.0):
-    """Start ``streamlit run streamlit_app.py`` and yield its base URL; stop it afterwards."""
-    port = free_port()
+def streamlit_server(timeout: float = 60.0, app: str = "streamlit_app.py", port: int | None = None):
+    """Start ``streamlit run <app>`` (the page by default) and yield its base URL; stop it afterwards."""
+    port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port), *SERVER_FLAGS],
+        [sys.executable, "-m", "streamlit", "run", app, "--server.port", str(port), *SERVER_FLAGS],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     url = f"http://127.0.0.1:{port}"

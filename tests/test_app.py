@@ -210,22 +210,30 @@ def test_what_if_changes_the_program_at_the_same_step():
     assert program["looks"][3][-1][3] == "= 20"
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open a tool tab (only the open one runs)."""
+    at.session_state[Widget.TOOLS] = label
+    return at.run()
+
+
 def check_table(at: AppTest):
-    (table,) = [d.value for d in at.dataframe if "result" in d.value.columns]
+    (table,) = [d.value for d in at.dataframe if "input" in d.value.columns and "result" in d.value.columns]
     return table
 
 
 def test_gradient_check_tab_runs_on_request():
-    at = app(program=SEED_PROGRAM)
-    assert not [d for d in at.dataframe if "result" in d.value.columns]  # nothing until asked
+    at = open_tab(app(program=SEED_PROGRAM), "Gradient check")
+    assert not [d for d in at.dataframe if "input" in d.value.columns]  # nothing until asked
     at.button(key=Widget.CHECK_RUN).click().run()
     table = check_table(at)
     assert list(table["input"]) == ["x", "y"]
     assert list(table["result"]) == ["✓ pass", "✓ pass"]
+    (x_entries,) = [d.value for d in at.dataframe if "entry" in d.value.columns and list(d.value["entry"]) == ["x"]]
+    assert float(x_entries["engine"][0]) == 4.0 and abs(float(x_entries["finite differences"][0]) - 4.0) < 1e-6
 
 
 def test_gradient_check_of_a_million_entries_uses_directions():
-    at = app(program="W = randn(1000, 1000)\nloss = sum(W * W)\n")
+    at = open_tab(app(program="W = randn(1000, 1000)\nloss = sum(W * W)\n"), "Gradient check")
     at.button(key=Widget.CHECK_RUN).click().run()
     assert not at.error
     table = check_table(at)
@@ -234,17 +242,19 @@ def test_gradient_check_of_a_million_entries_uses_directions():
 
 def test_function_view_and_its_bad_ranges():
     at = app(program="x = 0.5\ny = sin(x) * x\n")
+    assert not at.get("plotly_chart")  # a closed tab computes nothing
+    open_tab(at, "Function view")
     assert any('"x"' in chart.proto.spec for chart in at.get("plotly_chart"))
-    at.number_input(key="sweep_lo_x").set_value(3.0).run()
-    at.number_input(key="sweep_hi_x").set_value(-3.0).run()
+    at.number_input(key="sweep_lo_x_0.5").set_value(3.0).run()
+    at.number_input(key="sweep_hi_x_0.5").set_value(-3.0).run()
     assert any("minimum must be less than its maximum" in e.value for e in at.error)
-    at = app(program="W = randn(3, 2)\nloss = sum(W * W)\n")
+    at = open_tab(app(program="W = randn(3, 2)\nloss = sum(W * W)\n"), "Function view")
     at.multiselect(key=Widget.SWEEP_INPUTS).select("W").run()
     assert any("scalar input" in e.value for e in at.error)
 
 
 def test_second_order_opens_the_gradient_graph_and_comes_back():
-    at = app(program="x = 1.5\ny = 0.5\nz = sin(x) * y + x * x * y\n")
+    at = open_tab(app(program="x = 1.5\ny = 0.5\nz = sin(x) * y + x * x * y\n"), "Second order")
     revision = at.session_state[Model.REVISION]
     at.button(key=Widget.SECOND_GO).click().run()
     assert not at.exception
@@ -258,21 +268,44 @@ def test_second_order_opens_the_gradient_graph_and_comes_back():
     assert not any(title.startswith("dz_dx") for title in node_titles(payload(at)[1]))
 
 
+def download(at: AppTest, label: str) -> bytes:
+    """What clicking a download button sends: its file is made when clicked (a deferred callable,
+    which AppTest's media manager runs as the server's would)."""
+    import gc
+
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    (button,) = [b for b in at.get("download_button") if b.proto.label == label]
+    file_id = button.proto.deferred_file_id
+    (manager,) = [m for m in gc.get_objects() if isinstance(m, MediaFileManager) and file_id in m._deferred_callables]
+    url = manager.execute_deferred(file_id)
+    return manager._storage.get_file(url.rsplit("/", 1)[-1].split(".")[0]).content
+
+
 def test_export_offers_dot_json_and_script_of_the_step_on_screen():
     at = app(program=SEED_PROGRAM)
     report(at, t=3)
     buttons = {b.proto.label: b for b in at.get("download_button")}
     assert {"Graph as DOT", "Trace as JSON", "Python script"} <= set(buttons)
     assert all(b.proto.ignore_rerun for b in buttons.values())  # a download reruns nothing
-    dot_file = buttons["Graph as DOT"].proto.url  # the file is named by its content
-    at.run()
-    assert {b.proto.label: b for b in at.get("download_button")}["Graph as DOT"].proto.url == dot_file
+    assert b"the graph at t = 3 of 4" in download(at, "Graph as DOT")
     report(at, t=4)
-    assert {b.proto.label: b for b in at.get("download_button")}["Graph as DOT"].proto.url != dot_file
+    dot = download(at, "Graph as DOT").decode()
+    assert "the graph at t = 4 of 4" in dot and "ḡ 4 ✓" in dot
+    assert json.loads(download(at, "Trace as JSON"))["format"] == "backprop-studio/trace"
+    assert b"import core as ad" in download(at, "Python script")
 
 
 def test_constant_only_programs_and_unused_array_inputs_do_not_break_the_tabs():
     at = app(program="y = 2 * 3\n")
     assert not at.exception and payload(at)[1]["tEnd"] == 0
-    at = app(program="x = 2.0\nW = randn(2, 2)\nz = x * x\n")
+    at = open_tab(app(program="x = 2.0\nW = randn(2, 2)\nz = x * x\n"), "Second order")
     assert any("Hessian-vector product" in m.value for m in at.markdown)
+
+
+def test_what_if_with_hundreds_of_inputs_offers_a_few_at_a_time():
+    from bench.programs import neuron_layer_program
+
+    at = app(program=neuron_layer_program(10, 3))  # 40 scalar inputs
+    boxes = [w for w in at.number_input if w.key and w.key.startswith("whatif_")]
+    assert len(boxes) == 8 and at.multiselect(key=Widget.WHAT_IF_INPUTS).value[:2] == ["x0", "x1"]

@@ -21,6 +21,7 @@ from tests.browser_session import (
     GRAPH_SVG,
     STUDIO_ROOT,
     chromium_page,
+    free_port,
     graph_text,
     hook,
     open_studio,
@@ -85,21 +86,24 @@ def test_seed_program_steps_in_the_browser(server):
 
 def test_nodes_never_move_and_clicker_presses_are_never_dropped(server):
     with chromium_page() as page:
-        open_studio(page, share_link(server, MLP, t="0"))
-        forward_end = page.evaluate(f"() => Number({STUDIO_ROOT}.querySelector('{hook('slider')}').max)")
-        svg_before = page.evaluate(f"() => {STUDIO_ROOT}.querySelector('{GRAPH_SVG}') !== null")
+        open_studio(page, share_link(server, MLP, t="8"))  # the last forward step
+        assert phase(page) == "Forward 8 of 8"
+        t_end = page.evaluate(f"() => Number({STUDIO_ROOT}.querySelector('{hook('slider')}').max)")
+        svg = page.locator(GRAPH_SVG).element_handle()
+        boxes = node_boxes(page)
         page.locator(hook("graph")).click(position={"x": 5, "y": 5})  # focus the page, not a button
+        page.keyboard.press("End")
+        wait_for_phase(page, f"Backward {t_end - 8} of {t_end - 8}")
+        assert node_boxes(page) == boxes  # the same positions at the end of the pass
+        assert svg.evaluate("svg => svg.isConnected")  # the very same drawing: never laid out again
         page.keyboard.press("Home")
         wait_for_phase(page, "Start")
-        boxes = node_boxes(page)
         for _ in range(4):  # a clicker: four presses 100 ms apart
             page.keyboard.press("PageDown")
-            time.sleep(0.1)
+            page.wait_for_timeout(100)
         wait_for_phase(page, "Forward 4 of 8")
         assert node_boxes(page) == boxes
         page.keyboard.press("End")
-        wait_for_phase(page, f"Backward {forward_end - 8} of {forward_end - 8}")
-        assert node_boxes(page) == boxes and svg_before
         page.wait_for_function("() => new URL(location.href).searchParams.get('t') === 'end'", timeout=10000)
         page.screenshot(path=str(ARTIFACTS / "mlp-end.png"))
 
@@ -213,3 +217,34 @@ def test_a_thousand_node_program_opens_and_steps(server):
         third = f"() => {STUDIO_ROOT}.querySelector('{hook('phase')}').textContent.startsWith('Forward 3 of')"
         page.wait_for_function(third, timeout=5000)
         page.screenshot(path=str(ARTIFACTS / "thousand-nodes.png"))
+
+
+def test_after_a_server_restart_the_page_comes_back_and_nothing_typed_is_lost():
+    port = free_port()
+    with chromium_page() as page:
+        sockets = []  # per websocket the page opened: how many messages it has received
+
+        def count(websocket) -> None:
+            received = [0]
+            sockets.append(received)
+            websocket.on("framereceived", lambda _: received.__setitem__(0, received[0] + 1))
+
+        page.on("websocket", count)
+        with streamlit_server(port=port) as base:
+            open_studio(page, share_link(base, SEED_PROGRAM, t="0"))
+            page.locator(hook("graph")).click(position={"x": 5, "y": 5})
+            for _ in range(3):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function("() => new URL(location.href).searchParams.get('t') === '3'", timeout=10000)
+            page.locator("textarea").click()
+            page.keyboard.press("Control+End")
+            page.keyboard.type("w = z * 2")  # typed, not run yet
+        # The server is gone; a new one starts on the same address, and the page reconnects.
+        with streamlit_server(port=port):
+            deadline = time.monotonic() + 60
+            while not (len(sockets) >= 2 and sockets[-1][0] > 5) and time.monotonic() < deadline:
+                page.wait_for_timeout(200)  # Playwright delivers events while it waits
+            assert len(sockets) >= 2, "the page did not reconnect"
+            page.wait_for_timeout(3000)  # the new session's first run has finished
+            assert page.locator("textarea").input_value() == SEED_PROGRAM + "w = z * 2"
+            assert phase(page) == "Backward 1 of 2"

@@ -353,3 +353,23 @@ def test_a_tampered_trace_is_refused_not_written(change, message):
     nodes[1] = nodes[1]._replace(**change)
     with pytest.raises(ExportError, match=message):
         export_python(dataclasses.replace(trace, nodes=tuple(nodes)))
+
+
+@pytest.mark.slow
+def test_python_script_runs_from_any_folder_once_the_engine_is_installed(tmp_path):
+    """`pip install .` of this repo installs the engine, as the script's header says: the script
+    then runs from a folder with no core/ beside it and nothing on PYTHONPATH but the install."""
+    site = tmp_path / "site"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--target", str(site), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (site / "core" / "__init__.py").exists() and not (site / "ui").exists()
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    script = folder / "backprop.py"
+    script.write_text(export_python(run(SEED, 0)), encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, cwd=folder,
+                            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(site)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["grads"] == {"x": 4.0, "y": 2.0}
+    assert "pip install ." in export_python(run(SEED, 0)).split('"""')[1]

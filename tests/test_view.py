@@ -212,7 +212,7 @@ def test_the_payload_holds_every_step():
     x = tr.inputs["x"]
     status, *lines = data["looks"][x][-1][1:]
     assert data["statuses"][status] == "done" and lines == ["x", "= 2", "ḡ 4 ✓"]
-    title, sentence, formulas, node = data["steps"][tr.t_end]
+    title, sentence, formulas, node, arrays, expansions = data["steps"][tr.t_end]
     assert title == "Backward 2 of 2" and node == tr.backward_steps[-1].node and formulas
     assert [a[2:] for a in data["inspect"][x]["arrivals"]] == [["1", "1"], ["3", "4"]]
     assert ET.fromstring(data["svg"]).tag == f"{{{SVG_NS}}}svg"
@@ -278,6 +278,49 @@ def test_a_long_fan_out_keeps_each_step_short():
     assert sums[2] == r"\bar{a} = 1 + 1 + 1 = 3\quad (3 \text{ of } 81)"
 
 
+def test_tensor_steps_write_small_arrays_out_and_show_big_ones():
+    tr = run("W = [[1.0, -2.0], [0.5, 3.0]]\nv = [1.0, 1.0]\nloss = sum(W @ v)\n")
+    formulas = "\n".join(narrate(tr, tr.t_end).formulas)
+    assert r"\begin{bmatrix}1 & 1 \\ 1 & 1\end{bmatrix}" in formulas  # W̄ = ḡ vᵀ, written out
+    big = run(next(e for e in load_examples() if "MLP" in e.title).program)
+    step = narrate(big, big.t_end)
+    assert r"\boxed{16\times 8" in "\n".join(step.formulas)
+    assert step.arrays and all(max(np.shape(a)) > 6 for _, a, _ in step.arrays)
+    data = expanded(json.loads(studio.program_payload(big)))
+    caption, grid, gradient = data["steps"][big.t_end][4][0]
+    assert caption.endswith("(16×8)") and grid["rows"] == 16 and gradient is True
+
+
+def test_a_matrix_product_contribution_is_written_out_entry_by_entry():
+    tr = run("A = [[1.0, 2.0], [3.0, 4.0]]\nB = [[0.5, -1.0], [2.0, 1.0]]\nloss = sum(A @ B)\n")
+    (a_bar, b_bar) = narrate(tr, tr.t_end - 0).expansions or narrate(tr, tr.t_end - 1).expansions
+    assert a_bar.shape == (2, 2) and b_bar.shape == (2, 2)
+    # Ā = z̄ Bᵀ with z̄ = ones: Ā[0, 1] = 1·2 + 1·1 = 3
+    assert a_bar.entries[1].endswith(r"= 1 \cdot 2 + 1 \cdot 1 = 3") and a_bar.values[1] == "3"
+    assert b_bar.entries[1].startswith(r"\bar{B}[0, 1] = \sum_k A[k, 0]")
+    dot = ad.trace(lambda u, v: ad.matmul(u, v), np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    (u_bar, v_bar) = narrate(dot, dot.t_end).expansions
+    assert u_bar.entries[0] == r"\bar{u}[0] = \bar{v}_{2}\, v[0] = 1 \cdot 3 = 3"  # a scalar z̄: no index
+    data = expanded(json.loads(studio.program_payload(tr)))
+    assert any(step[5] for step in data["steps"])
+
+
+def test_broadcasting_is_shown_as_the_sum_it_is():
+    tr = run("X = randn(4, 3)\nb = [0.1, -0.2, 0.3]\nY = X + b\nloss = sum(Y ** 2)\n")
+    last = narrate(tr, tr.t_end)
+    (to_b,) = [f for f in last.formulas if f.startswith(r"\bar{b} \mathrel{+}=")]
+    assert to_b.startswith(r"\bar{b} \mathrel{+}= \textstyle\sum_{\text{axis 0}} \big(\bar{Y}\big)")
+    assert "`b` was broadcast along axis 0" in last.sentence
+    (to_x,) = [f for f in last.formulas if f.startswith(r"\bar{X} \mathrel{+}=")]
+    assert r"\sum" not in to_x  # X has Y's shape: nothing to sum
+
+
+def test_a_rule_index_joins_a_subscripted_name():
+    tr = ad.trace(lambda x: ad.sum(x * x), np.ones(2))  # the sum's rule is x̄_i += z̄ with z = v_{2}
+    assert any(r"\bar{v}_{1,i}" in f for t in range(tr.t_forward_end + 1, tr.t_end + 1)
+               for f in narrate(tr, t).formulas)
+
+
 def test_long_names_get_a_long_bar():
     tr = ad.trace(lambda logits: ad.sum(logits * logits), np.ones(2))
     formulas = "\n".join(narrate(tr, tr.t_end).formulas)
@@ -290,6 +333,14 @@ def test_tex_names():
     assert tex_name(tr, tr.inputs["alpha"]) == r"\mathrm{alpha}"
     hostile = ad.trace(lambda v: v * 2.0, 1.0, names=["}\\evil{"])
     assert tex_name(hostile, 0) == r"\mathrm{evil}"
+    underscored = ad.trace(lambda w0_0: w0_0 * 2.0, 1.0)
+    assert tex_name(underscored, 0) == r"\mathrm{w0\_0}"  # not "w00"
+    assert plain_text(narrate(underscored, underscored.t_end).formulas[1]).startswith("w0_0")
+
+
+def test_negative_terms_of_a_sum_are_in_parentheses():
+    tr = ad.trace(lambda x: x * 2.0 - x, 1.0)
+    assert r"\bar{x} = (-1) + 2 = 1\;\checkmark" in narrate(tr, tr.t_end).formulas
 
 
 def test_the_command_line_tells_what_the_page_tells():

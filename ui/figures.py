@@ -7,8 +7,6 @@ gradient entry is what a reader looks for first.
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import plotly.graph_objects as go
 
@@ -175,56 +173,3 @@ def sweep_2d_figure(sweep) -> go.Figure:
                                       f"<sup>{label}</sup>"),
                       height=480, margin=dict(l=10, r=10, t=80, b=10), legend=dict(orientation="h", y=-0.15))
     return fig
-
-
-# ---- the inspector's heatmaps as inline SVG ------------------------------------------------------------
-# A few hundred <rect>s draw in the browser in a millisecond, where a plotly figure takes a few
-# hundred: the inspector redraws on every step, so it uses these (plotly stays for the tools).
-
-SVG_MAX_CELLS = 4096  # beyond this an inline SVG gets heavy: the inspector falls back to plotly
-_SEQUENTIAL = ("#440154", "#3B528B", "#21918C", "#5EC962", "#FDE725")  # viridis
-_DIVERGING = ("#2166AC", "#92C5DE", "#F7F7F7", "#F4A582", "#B35806")  # blue, white at 0, orange
-
-
-def _colour(stops: tuple, fraction: float) -> str:
-    """Linear interpolation between the colour stops at ``fraction`` in [0, 1]."""
-    fraction = min(max(fraction, 0.0), 1.0) * (len(stops) - 1)
-    i = min(int(fraction), len(stops) - 2)
-    a, b = stops[i], stops[i + 1]
-    w = fraction - i
-    rgb = [round(int(a[k:k + 2], 16) * (1 - w) + int(b[k:k + 2], 16) * w) for k in (1, 3, 5)]
-    return "#" + "".join(f"{c:02X}" for c in rgb)
-
-
-def heatmap_svg(value, title: str, *, diverging: bool = False, width: int = 420, height: int = 240) -> str:
-    """A matrix (vectors as one row) as an SVG heatmap with a hover title per cell; gradients on
-    a diverging scale centred at 0. Non-finite entries are grey."""
-    m = as_matrix(value)
-    rows, cols = m.shape
-    cell = max(4.0, min(32.0, width / max(cols, 1), height / max(rows, 1)))
-    finite = m[np.isfinite(m)]
-    if diverging:
-        bound = float(np.max(np.abs(finite))) if finite.size else 1.0
-        low, high = -(bound or 1.0), bound or 1.0
-    else:
-        low = float(finite.min()) if finite.size else 0.0
-        high = float(finite.max()) if finite.size else 1.0
-        high = high if high > low else low + 1.0
-    stops = _DIVERGING if diverging else _SEQUENTIAL
-    show_text = rows * cols <= 64 and cell >= 26
-    parts = []
-    for i in range(rows):
-        for j in range(cols):
-            x = float(m[i, j])
-            fill = _colour(stops, (x - low) / (high - low)) if np.isfinite(x) else "#BBBBBB"
-            parts.append(f'<rect x="{j * cell:.1f}" y="{i * cell:.1f}" width="{cell:.1f}" height="{cell:.1f}" '
-                         f'fill="{fill}"><title>[{i}, {j}] = {x:.6g}</title></rect>')
-            if show_text:
-                ink = "#FFFFFF" if (not diverging and (x - low) / (high - low) < 0.5) else "#111111"
-                parts.append(f'<text x="{(j + 0.5) * cell:.1f}" y="{(i + 0.5) * cell + 4:.1f}" font-size="10" '
-                             f'text-anchor="middle" fill="{ink}">{x:.2g}</text>')
-    w, h = cols * cell, rows * cell
-    scale = f"{low:.3g} … {high:.3g}" + (" (0 = white)" if diverging else "")
-    return (f'<div class="heatmap"><div class="heatmap-title">{html.escape(title)} · {rows}×{cols} · '
-            f'{html.escape(scale)}</div><svg width="{w:.0f}" height="{h:.0f}" viewBox="0 0 {w:.1f} {h:.1f}" '
-            f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg></div>')

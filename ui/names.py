@@ -14,6 +14,7 @@ class Model:
 
     INITIALIZED = "model.initialized"
     PROGRAM = "model.program"  # the text of the program on screen (the last one that ran)
+    INITIAL_TEXT = "model.initial_text"  # the editor's default: the link's program
     SEED = "model.seed"
     TRACE = "model.trace"
     ERROR = "model.error"  # a ProgramError, or None
@@ -48,6 +49,8 @@ class Widget:
     CHECK_SYMMETRIC = "check_symmetric"
     CHECK_RUN = "run_check"
     SWEEP_INPUTS = "sweep_inputs"
+    WHAT_IF_INPUTS = "what_if_inputs"
+    TOOLS = "tools"  # the tool tabs: only the open one runs
     DOWNLOAD_DOT = "download_dot"
     DOWNLOAD_JSON = "download_json"
     DOWNLOAD_SCRIPT = "download_script"
@@ -78,6 +81,6 @@ HOOKS = {
     "play": "play", "next": "next", "last": "last", "slider": "slider", "speed": "speed",
     "graph": "graph", "fit": "fit", "zoom_in": "zoom-in", "zoom_out": "zoom-out", "follow": "follow",
     "animate": "animate", "svg_download": "svg-download", "step": "step", "formulas": "formulas",
-    "inspector": "inspector", "tape": "tape",
+    "inspector": "inspector", "tape": "tape", "expansion": "expansion",
 }
 STATIC_URL = "app/static"  # where Streamlit serves ./static (server.enableStaticServing)

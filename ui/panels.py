@@ -50,7 +50,8 @@ def editor() -> None:
     left, right = st.columns([3, 2])
     with left:
         # persist_state: what was typed survives the runs that don't draw the editor (presentation mode).
-        st.text_area("Program", key=Widget.EDITOR, height=150, on_change=S.run_editor, args=(state, run_program),
+        st.text_area("Program", value=state[Model.INITIAL_TEXT], key=Widget.EDITOR, height=150,
+                     on_change=S.run_editor, args=(state, run_program),
                      help="One statement per line; the last one is the output. Ctrl+Enter runs it.",
                      persist_state="session")
         run, seed, _ = st.columns([1, 2, 3], vertical_alignment="bottom")
@@ -60,7 +61,7 @@ def editor() -> None:
                           on_change=S.on_seed, args=(state, run_program), persist_state="session")
         error = state.get(Model.ERROR)
         if error is not None:
-            st.error(_located_message(state.get(Widget.EDITOR, ""), error), icon=":material/error:")
+            st.error(_located_message(S.editor_text(state), error), icon=":material/error:")
     with right:
         st.selectbox("Example", titles, key=Widget.EXAMPLE, index=None, placeholder="Choose an example…",
                      on_change=S.on_example, args=(state, run_program), persist_state="session")
@@ -120,10 +121,12 @@ def export(trace) -> None:
     state = st.session_state
     t = state.get(Model.T, 0)
     left, middle, right = st.columns(3)
-    left.download_button("Graph as DOT", exporting.export_dot(trace, t, state.get(Model.RANKDIR, "TB")),
+    rankdir = state.get(Model.RANKDIR, "TB")
+    # Every file is made when its button is clicked, not on every step (the DOT of the step shown
+    # when the button was drawn: the last one the browser reported).
+    left.download_button("Graph as DOT", lambda: exporting.export_dot(trace, t, rankdir),
                          f"backprop-t{t}.dot", mime="text/vnd.graphviz", icon=":material/account_tree:",
                          key=Widget.DOWNLOAD_DOT, on_click="ignore", width="stretch")
-    # JSON and the script don't depend on the step and can be large: made when clicked.
     middle.download_button("Trace as JSON", lambda: exporting.export_json(trace), "trace.json",
                            mime="application/json", icon=":material/data_object:", key=Widget.DOWNLOAD_JSON,
                            on_click="ignore", width="stretch")

@@ -72,7 +72,10 @@ def init(state, query_params, run_program=run, make_gradient_trace=gradient_trac
     if state.get(Model.INITIALIZED):
         return
     program = query_params.get(Link.PROGRAM) or load_examples()[0].program
-    state[Widget.EDITOR] = program
+    # The editor starts from the link, but through its default value, not its session-state value:
+    # a value set by the server would replace what the browser holds (after a server restart, the
+    # text a user typed but had not run yet).
+    state[Model.INITIAL_TEXT] = program
     state[Model.SEED] = state[Widget.SEED] = _parse_seed(query_params.get(Link.SEED, 0))
     state[Model.RANKDIR] = state[Widget.RANKDIR] = "LR" if query_params.get(Link.RANKDIR) == "LR" else "TB"
     state[Model.PRESENT] = state[Widget.PRESENT] = query_params.get(Link.PRESENT) == "1"
@@ -142,10 +145,22 @@ def apply_view_report(state, report) -> bool:
     return view_of(state) != before
 
 
+def editor_text(state) -> str:
+    return state.get(Widget.EDITOR, state.get(Model.INITIAL_TEXT, ""))
+
+
+def set_editor_text(state, text: str) -> None:
+    """Put ``text`` in the editor (an example, a what-if edit) through the editor's default value:
+    the widget takes it as a new default, and nothing set through its session-state key can later
+    replace what a browser holds that was typed and not yet run."""
+    state[Model.INITIAL_TEXT] = text
+    state.pop(Widget.EDITOR, None)
+
+
 def run_editor(state, run_program=run) -> None:
     """Run the editor's text. On an error keep the text and the last good trace (marked stale).
     A rerun of the same program shape (a seed or a number changed) stays at the same step."""
-    text = state.get(Widget.EDITOR, "")
+    text = editor_text(state)
     seed = state.get(Model.SEED, 0)
     try:
         trace = run_program(text, seed)
@@ -173,7 +188,7 @@ def on_example(state, run_program=run) -> None:
     chosen = next((e for e in load_examples() if e.title == state.get(Widget.EXAMPLE)), None)
     if chosen is None:
         return
-    state[Widget.EDITOR] = chosen.program
+    set_editor_text(state, chosen.program)
     state[Model.TRACE] = None  # a new example starts at its beginning
     run_editor(state, run_program)
 
@@ -194,7 +209,7 @@ def on_rankdir(state) -> None:
 def example_note(state) -> str | None:
     """The gallery note of the chosen example, while the editor still holds that example."""
     chosen = next((e for e in load_examples() if e.title == state.get(Widget.EXAMPLE)), None)
-    if chosen is None or state.get(Widget.EDITOR, "").strip() != chosen.program.strip():
+    if chosen is None or editor_text(state).strip() != chosen.program.strip():
         return None
     return chosen.note
 
@@ -222,12 +237,12 @@ def set_input_value(state, name: str, value: float, run_program=run) -> None:
         state[Model.ERROR] = ProgramError("The editor holds a program with an error: fix it or run it first, "
                                           "so that changing an input here does not overwrite what you typed.")
         return
-    text = state.get(Model.PROGRAM) or state.get(Widget.EDITOR, "")
+    text = state.get(Model.PROGRAM) or editor_text(state)
     edited = replace_input_literal(text, name, value)
     if edited is None:
         state[Model.ERROR] = ProgramError(f"could not find the number that {name} is bound to in the program")
         return
-    state[Widget.EDITOR] = edited
+    set_editor_text(state, edited)
     run_editor(state, run_program)
 
 
@@ -265,7 +280,7 @@ def link_params(state) -> dict:
     """The query parameters that reproduce the screen."""
     trace = active_trace(state)
     t = state.get(Model.T, 0)
-    params = {Link.PROGRAM: state.get(Model.PROGRAM) or state.get(Widget.EDITOR, ""),
+    params = {Link.PROGRAM: state.get(Model.PROGRAM) or editor_text(state),
               Link.SEED: str(state.get(Model.SEED, 0))}
     params[Link.T] = "end" if trace is not None and t == trace.t_end and t > 0 else str(t)
     if state.get(Model.NODE) is not None:

@@ -18,6 +18,7 @@ browser the repeated bytes on every rerun that only reports a step.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -140,8 +141,12 @@ def _carried(entries: list) -> list:
 
 
 def _step(trace: Trace, t: int) -> list:
+    """A step's title, sentence, formulas, node, heatmaps of the arrays too big to write out, and
+    each matrix product's contribution entry by entry."""
     n = narrate(trace, t)
-    return [n.title, n.sentence, list(n.formulas), n.node]
+    return [n.title, n.sentence, list(n.formulas), n.node,
+            [[caption, heat(a), gradient] for caption, a, gradient in n.arrays],
+            [[e.caption, list(e.shape), list(e.values), list(e.entries)] for e in n.expansions]]
 
 
 def _shape_text(shape: tuple) -> str:
@@ -209,8 +214,10 @@ def payload(page: bytes, program: ProgramPayload) -> bytes:
     return page + b"\n" + program.data
 
 
+@functools.lru_cache(maxsize=1)
 def static_version() -> str:
-    """A hash of the browser code, put in its URLs so that a browser never runs a stale copy."""
+    """A hash of the browser code, put in its URLs so that a browser never runs a stale copy
+    (read once per server process: the files do not change under a running server)."""
     digest = hashlib.sha256()
     for path in sorted((STATIC / "studio").glob("*")):
         digest.update(path.name.encode())

@@ -5,12 +5,15 @@ on), so stepping through the timeline never recomputes them."""
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import streamlit as st
 
+from core import gradcheck, sweep
 from core.second_order import MAX_HESSIAN_INPUTS, hessian_vector_product, program_hessian
 
-from . import analysis, panels, shared
+from . import panels, shared
 from . import state as S
 from .figures import gradient_check_figure, heatmap, sweep_1d_figure, sweep_2d_figure
 from .names import Model, Widget
@@ -27,6 +30,8 @@ def _cached(key: tuple, compute):
 
 # ---- what if ---------------------------------------------------------------------------------------
 
+WHAT_IF_BOXES = 8
+
 
 def what_if() -> None:
     state = st.session_state
@@ -37,8 +42,13 @@ def what_if() -> None:
         return
     st.caption("Change a number: the program's text, the graph, the gradients and the link follow, "
                "at the same step of the timeline.")
+    if len(names) > WHAT_IF_BOXES:  # hundreds of weights: pick the ones to change
+        names = st.multiselect(f"Inputs to change ({len(names)} in all)", names, default=names[:WHAT_IF_BOXES],
+                               max_selections=WHAT_IF_BOXES, key=Widget.WHAT_IF_INPUTS)
+        if not names:
+            return
     columns = st.columns(min(4, len(names)))
-    version = abs(hash((state.get(Model.PROGRAM), state.get(Model.SEED)))) % 10**8
+    version = zlib.crc32(f"{state.get(Model.PROGRAM)}\0{state.get(Model.SEED)}".encode())
     for k, name in enumerate(names):
         key = f"whatif_{name}_{version}"  # a new program or seed: fresh widgets with its values
         columns[k % len(columns)].number_input(
@@ -111,14 +121,14 @@ def gradient_check() -> None:
                 "(f(x + εe) − f(x − εe)) / 2ε on the same program: entrywise for small inputs, along "
                 "random directions for large ones.")
     symmetric = st.toggle("Perturb symmetric matrices symmetrically", key=Widget.CHECK_SYMMETRIC,
-                          help=analysis.SYMMETRIC_EXPLANATION)
+                          help=gradcheck.SYMMETRIC_EXPLANATION)
     if symmetric:
-        st.caption(analysis.SYMMETRIC_EXPLANATION)
+        st.caption(gradcheck.SYMMETRIC_EXPLANATION)
     if not st.button("Run the check", icon=":material/rule:", key=Widget.CHECK_RUN) and \
             ("check", program, seed, symmetric) not in st.session_state.get(Model.TOOL_CACHE, {}):
         return
     status, report = _cached(("check", program, seed, symmetric),
-                             lambda: shared.bounded(analysis.gradient_check, program, seed, symmetric=symmetric))
+                             lambda: shared.bounded(gradcheck.check_program, program, seed, symmetric=symmetric))
     if status == "error":
         st.error(report)
         return
@@ -129,8 +139,32 @@ def _show_check(report) -> None:
     if report.error:
         st.error(report.error)
         return
-    st.dataframe(analysis.check_rows(report), hide_index=True, width="stretch")
+    st.dataframe(check_rows(report), hide_index=True, width="stretch")
+    # The two gradients side by side, entry by entry (or direction by direction), for each input.
+    for check in report.inputs:
+        verdict = "✓" if check.passed else "✗"
+        with st.expander(f"{verdict} {check.name}: the engine's gradient beside finite differences ({check.method})",
+                         expanded=not check.passed):
+            st.dataframe(entry_rows(check), hide_index=True, width="stretch")
     st.plotly_chart(gradient_check_figure(report), width="stretch")
+
+
+def check_rows(report: gradcheck.GradientCheckReport) -> list:
+    """One row per input for the summary table."""
+    return [{"input": check.name, "shape": str(check.shape), "method": check.method,
+             "max |error|": check.max_abs_error, "max relative error": check.max_rel_error,
+             "evaluations": check.evaluations, "result": "✓ pass" if check.passed else "✗ FAIL",
+             "note": check.message or check.reason} for check in report.inputs]
+
+
+def entry_rows(check: gradcheck.InputCheck) -> list:
+    """One row per entry (or direction) of one input: the table of engine against finite differences."""
+    return [{"entry": label, "engine": e, "finite differences": n, "|error|": a, "relative error": r,
+             "allowed": t, "result": "✓" if ok else "✗"}
+            for label, e, n, a, r, t, ok in zip(check.labels, check.engine.ravel(), check.numeric.ravel(),
+                                                 check.abs_error.ravel(), check.rel_error.ravel(),
+                                                 check.allowed.ravel(), check.ok.ravel())]
+
 
 
 # ---- function view -------------------------------------------------------------------------------
@@ -157,16 +191,18 @@ def function_view() -> None:
         node = trace.nodes[trace.inputs[name]]
         centre = float(node.value) if node.shape == () else 0.0
         half = max(1.0, abs(centre))
-        low = column.number_input(f"{name} from", value=centre - half, key=f"sweep_lo_{name}")
-        high = column.number_input(f"{name} to", value=centre + half, key=f"sweep_hi_{name}")
+        # Keyed by the input's value: a what-if change re-centres the range on the new value.
+        version = f"{name}_{centre!r}"
+        low = column.number_input(f"{name} from", value=centre - half, key=f"sweep_lo_{version}")
+        high = column.number_input(f"{name} to", value=centre + half, key=f"sweep_hi_{version}")
         ranges.append((low, high))
     if len(chosen) == 1:
-        sweep = lambda: shared.bounded(analysis.sweep_1d, program, seed, chosen[0], *ranges[0])  # noqa: E731
-        status, result = _cached(("sweep", program, seed, chosen[0], ranges[0]), lambda: sweep_1d_figure(sweep()))
+        swept = lambda: shared.bounded(sweep.sweep_1d, program, seed, chosen[0], *ranges[0])  # noqa: E731
+        status, result = _cached(("sweep", program, seed, chosen[0], ranges[0]), lambda: sweep_1d_figure(swept()))
     else:
-        sweep = lambda: shared.bounded(analysis.sweep_2d, program, seed, *chosen, *ranges)  # noqa: E731
+        swept = lambda: shared.bounded(sweep.sweep_2d, program, seed, *chosen, *ranges)  # noqa: E731
         status, result = _cached(("sweep2", program, seed, tuple(chosen), tuple(ranges)),
-                                 lambda: sweep_2d_figure(sweep()))
+                                 lambda: sweep_2d_figure(swept()))
     if status == "error":
         st.error(result, icon=":material/error:")
     else:

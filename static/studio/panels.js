@@ -37,7 +37,10 @@ export function renderFormula(katex, tex, display = true) {
   const box = element("div", { class: "formula" });
   if (!katex) { box.append(element("code", { text: tex })); return box; }
   try {
-    katex.render(tex, box, { displayMode: display, throwOnError: false, trust: false, strict: "ignore", output: "html" });
+    // Inline mode with \displaystyle: the same look, but a long sum wraps after an operator
+    // instead of running off the panel.
+    katex.render(display ? `\\displaystyle ${tex}` : tex, box,
+      { displayMode: false, throwOnError: false, trust: false, strict: "ignore", output: "html" });
   } catch (error) {
     box.replaceChildren(element("code", { text: tex }));
   }
@@ -47,14 +50,36 @@ export function renderFormula(katex, tex, display = true) {
 // ---- this step ---------------------------------------------------------------------------------------
 
 export function renderStep(container, step, katex, hooks) {
-  const [title, sentence, formulas] = step;
+  const [title, sentence, formulas, , arrays, expansions] = step;
   const formulaBox = element("div", { class: "formulas", hook: hooks.formulas });
   for (const tex of formulas) formulaBox.append(renderFormula(katex, tex));
+  // The arrays too big to write out in the formulas (boxed there with their shape and norm).
+  const heatmaps = element("div", { class: "step-arrays" }, ...(arrays ?? []).map(([caption, h, gradient]) => heatmap(h, caption, gradient)));
   container.replaceChildren(
     element("p", { class: "sentence" }, inlineMarkdown(sentence)),
     formulaBox,
+    heatmaps,
+    ...(expansions ?? []).map((expansion) => renderExpansion(expansion, katex, hooks)),
   );
   container.dataset.title = title;
+}
+
+// A matrix product's contribution as a grid of its entries: clicking one writes it out as its sum
+// of products, with the numbers (the narrator made every entry's formula; this only shows one).
+function renderExpansion([caption, shape, values, entries], katex, hooks) {
+  const [rows, cols] = shape.length === 2 ? shape : [1, shape[0] ?? 1];
+  const shown = element("div", { class: "expansion-formula" });
+  const grid = element("div", { class: "expansion-grid", style: `grid-template-columns: repeat(${cols}, auto)` });
+  values.forEach((value, index) => {
+    const cell = element("button", { type: "button", title: "write this entry out", text: value });
+    cell.addEventListener("click", () => {
+      grid.querySelectorAll("button").forEach((b) => b.classList.toggle("chosen", b === cell));
+      shown.replaceChildren(renderFormula(katex, entries[index]));
+    });
+    grid.append(cell);
+  });
+  return element("figure", { class: "expansion", hook: hooks.expansion },
+    element("figcaption", { text: `${caption} (${rows}×${cols}): click an entry to see its sum of products` }), grid, shown);
 }
 
 // ---- heatmaps ------------------------------------------------------------------------------------------

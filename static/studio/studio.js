@@ -91,11 +91,14 @@ class Studio {
     if (!this.katex) loadKatex(staticBase).then((k) => { this.katex = k; this.render(); });
     const newProgram = page.program !== this.programKey;
     if (newProgram) {
+      performance.mark("bps:program-received"); // the marks time a program's arrival (bench/ui.py)
       this.programKey = page.program;
       const data = await inflate(programBytes);
+      performance.mark("bps:program-inflated");
       if (this.programKey !== page.program) return; // a newer program arrived meanwhile
       this.data = data;
       this.graph.setData(this.data);
+      performance.mark("bps:graph-inserted");
       this.tape.rows = null;
       this.slider.max = String(this.data.tEnd);
       this.noteBox.textContent = this.data.note ?? "";
@@ -117,6 +120,7 @@ class Studio {
     this.styled.then(() => requestAnimationFrame(() => {
       if (newProgram || !this.graph.view) this.initialView();
       this.render({ smooth: false });
+      if (newProgram) performance.mark("bps:program-shown");
     }));
   }
 
@@ -128,11 +132,11 @@ class Studio {
       return b;
     };
     this.buttons = {
-      first: button(h.first, "First", "|◀", () => this.go(0)),
-      prev: button(h.prev, "Previous", "◀", () => this.go(this.t - 1)),
+      first: button(h.first, "First", "⇤", () => this.go(0)),
+      prev: button(h.prev, "Previous", "←", () => this.go(this.t - 1)),
       play: button(h.play, "Play", "▶", () => this.setPlaying(!this.playing)),
-      next: button(h.next, "Next", "▶", () => this.go(this.t + 1)),
-      last: button(h.last, "Last", "▶|", () => this.go(this.data.tEnd)),
+      next: button(h.next, "Next", "→", () => this.go(this.t + 1)),
+      last: button(h.last, "Last", "⇥", () => this.go(this.data.tEnd)),
     };
     this.phase = element("div", { class: "phase", hook: h.phase, "aria-live": "polite" });
     this.slider = element("input", { type: "range", min: "0", max: "0", step: "1", value: "0", hook: h.slider, "aria-label": "Step" });
@@ -159,7 +163,7 @@ class Studio {
       small(h.zoom_in, "Zoom in", "+", () => this.graph.zoomBy(1.25)),
       check(h.follow, "Follow the current node", this.follow, (v) => { this.follow = v; if (v) this.render(); }),
       check(h.animate, "Animate", this.animate, (v) => { this.animate = v; }),
-      small(h.svg_download, "Download the graph at this step as SVG", "SVG ⤓", () => this.downloadSvg()),
+      small(h.svg_download, "Download the graph at this step as SVG", "SVG ↓", () => this.downloadSvg()),
     );
     this.graphBox = element("div", { class: "graph", hook: h.graph, tabindex: "0", "aria-label": "The computation graph" });
     this.legendBox = element("div", { class: "legend" });
@@ -232,7 +236,7 @@ class Studio {
     this.slider.value = String(t);
     this.buttons.first.disabled = this.buttons.prev.disabled = t === 0;
     this.buttons.next.disabled = this.buttons.last.disabled = t === data.tEnd;
-    this.buttons.play.querySelector(".symbol").textContent = this.playing ? "⏸" : "▶";
+    this.buttons.play.querySelector(".symbol").textContent = this.playing ? "❚❚" : "▶";
     this.buttons.play.querySelector(".label").textContent = this.playing ? "Pause" : "Play";
     this.buttons.play.setAttribute("aria-label", this.playing ? "Pause" : "Play");
     this.graph.show(t, { animate });

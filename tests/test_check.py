@@ -1,5 +1,6 @@
-"""The analysis tools: the gradient check can pass and can fail, and the function views agree with
-calculus. Everything here is fast (the 10⁶-entry check is the slowest, well under a second)."""
+"""The one gradient checker (core/gradcheck.py) can pass and can fail, with one tolerance law for
+reports and for check_grads; the function views (core/sweep.py) agree with calculus. Everything
+here is fast (the 10⁶-entry check is the slowest, well under a second)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import pytest
 
 from core.errors import AutodiffError
 from core.examples import load_examples
-from ui import analysis
-from ui.analysis import AnalysisError, gradient_check, sweep_1d, sweep_2d
+from core.gradcheck import CheckError, check_program
+from core.sweep import sweep_1d, sweep_2d
 from ui.figures import gradient_check_figure, sweep_1d_figure, sweep_2d_figure
+from ui.tools import check_rows, entry_rows
+
+gradient_check = check_program
 
 EXAMPLES = {example.title: example.program for example in load_examples()}
 GAUSSIAN = next(program for title, program in EXAMPLES.items() if title.startswith("Gaussian"))
@@ -32,15 +36,15 @@ UNHURRIED = 1e6  # a time_budget that a loaded machine cannot reach: which input
 ])
 def test_gallery_examples_pass_entrywise(title):
     report = gradient_check(EXAMPLES[title], 0, time_budget=UNHURRIED)
-    assert report.error is None and report.passed, analysis.check_rows(report)
+    assert report.error is None and report.passed, check_rows(report)
     assert all(check.method == "entrywise" for check in report.inputs)
-    assert {row["result"] for row in analysis.check_rows(report)} == {"✓ pass"}
+    assert {row["result"] for row in check_rows(report)} == {"✓ pass"}
 
 
 @pytest.mark.parametrize("symmetric", [False, True])
 def test_gaussian_nll_passes_under_both_conventions(symmetric):
     report = gradient_check(GAUSSIAN, 0, symmetric=symmetric, time_budget=UNHURRIED)
-    assert report.passed, analysis.check_rows(report)
+    assert report.passed, check_rows(report)
     S = next(check for check in report.inputs if check.name == "S")
     G = S.gradient
     if symmetric:
@@ -61,8 +65,8 @@ def test_a_wrong_gradient_fails_entrywise_and_names_the_entry():
     assert not report.passed and not report.inputs[0].passed
     check = report.inputs[0]
     assert check.max_rel_error == pytest.approx(0.001, rel=1e-3)
-    assert analysis.check_rows(report)[0]["result"] == "✗ FAIL"
-    assert analysis.entry_rows(check)[0]["entry"] == "x" and analysis.entry_rows(check)[0]["result"] == "✗"
+    assert check_rows(report)[0]["result"] == "✗ FAIL"
+    assert entry_rows(check)[0]["entry"] == "x" and entry_rows(check)[0]["result"] == "✗"
 
 
 def test_a_wrong_gradient_entry_of_a_matrix_fails_only_there():
@@ -91,7 +95,7 @@ def test_large_input_uses_random_directions_quickly():
     assert report.passed and W.method == "directions" and W.engine.shape == (8,)
     assert "1,000,000 entries > max_entries=400" in W.reason and "8 random directions" in W.reason
     assert report.evaluations == 16
-    assert analysis.entry_rows(W)[0]["entry"] == "direction 1"
+    assert entry_rows(W)[0]["entry"] == "direction 1"
 
 
 def test_directions_catch_a_wrong_gradient_of_a_large_input():
@@ -147,7 +151,7 @@ def test_program_problems_are_reported_not_raised():
     ({"grads": {"x": np.ones(2)}}, "has shape (2,), but x has shape ()"),
 ])
 def test_bad_check_options_raise_analysis_errors(kwargs, message):
-    with pytest.raises(AnalysisError) as err:
+    with pytest.raises(CheckError) as err:
         gradient_check(SINE, 0, **kwargs)
     assert message in err.value.message
 
@@ -181,7 +185,7 @@ def test_sweep_1d_leaves_gaps_where_the_function_is_undefined():
     assert np.isnan(sweep.values[sweep.xs < 0]).all() and np.isfinite(sweep.values[~undefined]).all()
     assert np.isnan(sweep.derivatives[sweep.xs < 0]).all()  # no slope of an undefined function
     assert sweep.undefined_points == np.count_nonzero(undefined)
-    with pytest.raises(AnalysisError, match="undefined .* everywhere"):
+    with pytest.raises(CheckError, match="undefined .* everywhere"):
         sweep_1d("x = 0.5\ny = log(x)\n", 0, "x", -3.0, -1.0)
 
 
@@ -213,7 +217,7 @@ def test_sweep_2d_values_and_gradient_match_calculus():
      "choose a scalar input; b has shape (2,)"),
 ])
 def test_bad_sweep_requests_raise_analysis_errors(call, message):
-    with pytest.raises(AnalysisError) as err:
+    with pytest.raises(CheckError) as err:
         call()
     assert message in err.value.message
 
@@ -262,3 +266,23 @@ def test_sweep_2d_figure_has_contour_point_and_gradient_arrow():
     np.testing.assert_allclose(direction / np.linalg.norm(direction), np.array([2.0, 3.0]) / np.sqrt(13))
     flat = sweep_2d_figure(sweep_2d("x = 0.0\ny = 0.0\nz = x*x + y*y\n", 0, "x", "y", (-1, 1), (-1, 1)))
     assert not any(a.showarrow for a in flat.layout.annotations)  # ∇ = 0: no arrow, a note instead
+
+
+def test_the_absolute_tolerance_grows_with_the_output():
+    """Rounding in central differences grows with |f| (about 1e-16·|f|/ε): a correct gradient of a
+    large output must pass. With a fixed absolute tolerance (the scaling dropped) it would fail."""
+    report = gradient_check("x = 0.001\ny = 100000000.0 + x * x\n", 0)
+    (x,) = report.inputs
+    assert report.passed and x.abs_error.max() > 1e-7  # the rounding error itself is far above atol alone
+    assert report.settings.atol_used == pytest.approx(1e-7 * 1e8)
+
+
+def test_reports_and_check_grads_share_one_tolerance_law():
+    import core as ad
+    from core.gradcheck import allowed
+
+    assert allowed(2.0, 2.0 + 1e-3, output_value=1e6) == pytest.approx(1e-7 * 1e6 + 1e-5 * (2.0 + 1e-3))
+    ad.check_grads(lambda x: 1e8 + x * x, 0.001)  # the same large output passes the raising form too
+    with pytest.raises(ad.GradientCheckError, match="allowed"):
+        ad.check_grads(lambda x: ad.multiply(x, x) * 1.0 + 0.001 * ad.sin(ad.exp(x) * 0), 0.5,
+                       rtol=0.0, atol=0.0)
