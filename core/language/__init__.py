@@ -108,17 +108,25 @@ def _checked(source, seed, limits: Limits) -> tuple:
     return program, int(seed)
 
 
-def build(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS) -> tuple:
-    """Evaluate a program into a graph: ``(output Var, {input name: input Var})``, inputs in order."""
-    return _build(text_or_program, seed, limits)[:2]
+def build(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS, values=None) -> tuple:
+    """Evaluate a program into a graph: ``(output Var, {input name: input Var})``, inputs in order.
+
+    ``values`` (input name -> number or array of that input's shape) replaces the literals of
+    those inputs: a program with other input values, without writing them into its text (the
+    training view opens step k this way, whatever the size of its parameters)."""
+    return _build(text_or_program, seed, limits, values)[:2]
 
 
-def _build(text_or_program, seed, limits) -> tuple:
+def _build(text_or_program, seed, limits, values=None) -> tuple:
     """(output, inputs, the nodes in the order the program made them)."""
 
     def work():
         program, checked_seed = _checked(text_or_program, seed, limits)
-        domain = Concrete(program, checked_seed, limits)
+        unknown = set(values or ()) - set(program.input_names)
+        if unknown:
+            raise AutodiffError(f"the program has no input {sorted(unknown)[0]!r}; its inputs are "
+                                f"{', '.join(program.input_names) or 'none'}")
+        domain = Concrete(program, checked_seed, limits, values=values)
         interpreter = Interpreter(program, domain, limits)
         return interpreter.run(), dict(interpreter.inputs), domain.made
 
@@ -150,11 +158,12 @@ def as_function(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS,
     return names, program_function
 
 
-def run(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS):
-    """Parse, build and trace a program: the ``Trace`` the app steps through."""
+def run(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS, values=None):
+    """Parse, build and trace a program: the ``Trace`` the app steps through (``values`` as in
+    ``build``)."""
     from ..trace import Trace  # the trace layer depends on the engine, not on the language
 
-    output, inputs, made = _build(text_or_program, seed, limits)
+    output, inputs, made = _build(text_or_program, seed, limits, values)
     text = text_or_program.text if isinstance(text_or_program, Program) else text_or_program
     return _safely(lambda: Trace.build(output, inputs, program=text, seed=seed, made=made))
 

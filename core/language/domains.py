@@ -159,9 +159,11 @@ class Abstract:
 class Concrete:
     """Values, through the engine: the graph, located, named and scoped."""
 
-    def __init__(self, program, seed: int, limits: budget.Limits, overrides=None, check_finite: bool = True):
+    def __init__(self, program, seed: int, limits: budget.Limits, overrides=None, check_finite: bool = True,
+                 values=None):
         self.program, self.seed, self.limits = program, seed, limits
-        self.overrides = overrides  # as_function's input values; None in build
+        self.overrides = overrides  # as_function's input values (all, plain or Vars); None in build
+        self.values = values or {}  # build's values of some inputs, instead of their literals
         self.check_finite = check_finite
         self.bound: set = set()  # ids of the Vars bound to names: aliases, and where locating stops
         self.made: list = []  # every node located, in the order the program made them
@@ -177,15 +179,16 @@ class Concrete:
         return value
 
     def input(self, node, name: str, evaluate):
-        if self.overrides is not None:
-            value = self.overrides[name]
+        given = self.overrides if self.overrides is not None else self.values
+        if name in given:
+            value = given[name] if self.overrides is not None else as_value(given[name], f"the value of {name}")
             expected = self.program.input_shapes.get(name)
             if expected is not None and np.shape(raw(value)) != expected:
                 raise AutodiffError(f"the input {name} has shape {expected} in the program; got {np.shape(raw(value))}")
-        else:
+        if self.overrides is None:
             # A plain leaf, not grad's marked input_leaf: a backward pass over some of a program's
             # inputs must not take the others for an enclosing grad's variables.
-            value = self.located(Var(evaluate(), name), node)
+            value = self.located(Var(value if name in given else evaluate(), name), node)
         self.bound.add(id(value))
         return value
 
