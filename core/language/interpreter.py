@@ -268,8 +268,9 @@ class Interpreter:
     def expr(self, node):
         self.step(node)
         rule = _EXPRESSIONS.get(type(node))
-        if rule is None:
-            raise self.error(node, f"internal error: {type(node).__name__} was not refused by the checker")
+        if rule is None:  # a tuple where an array is expected, like f((a, b))
+            kind = type(node).__name__
+            raise self.error(node, M.REFUSED.get(kind, f"{kind} expressions are not allowed"))
         return rule(self, node)
 
     def constant(self, node):
@@ -408,7 +409,13 @@ class Interpreter:
             takes = f"{name}() takes {count} argument{'s' if count != 1 else ''} ({', '.join(public.operands)})"
             optional = f" and optionally {', '.join(public.attrs)}" if public.attrs else ""
             raise self.error(node, f"{takes}{optional}; got {len(args)}")
-        attrs = {key: attr_value(arg, self.error) for key, arg in zip(public.attrs, args[n:])}
+        try:
+            attrs = {key: attr_value(arg, self.error) for key, arg in zip(public.attrs, args[n:])}
+        except ExpressionError as exc:
+            if name not in ("max", "min"):
+                raise
+            raise self.error(args[n], f"{name}(x) reduces one array; for the elementwise {name}imum of two, "
+                                      f"write {name}imum(a, b)") from exc
         for kw in node.keywords:
             if kw.arg not in public.attrs:
                 takes = f"it takes {', '.join(public.attrs)}" if public.attrs else "it takes none"

@@ -331,31 +331,31 @@ class _Checker:
         self.text, self.lines = text, lines
         self.defs: dict = {}  # the functions defined so far
         self.def_lines: dict = {}  # every function of the program -> its line
-        self.targets: dict = {}
+        self.targets: dict = {}  # every name bound outside functions -> its first line
 
     def error(self, node, message: str) -> ExpressionError:
         return ExpressionError(message, *locate(self.lines, node))
 
     def program(self, body: list, counts: frozenset) -> Program:
-        for stmt in body:  # every top-level name and function, with its first line
+        for stmt in body:
             for node in bound_names(stmt, into_functions=False):
                 self.targets.setdefault(node.id, node.lineno)
             if type(stmt) is ast.FunctionDef:
                 self.def_lines.setdefault(stmt.name, stmt.lineno)
         inputs, bound = {}, set()
         for index, stmt in enumerate(body):
-            self.statement(stmt, "top", last=index == len(body) - 1)
-            if type(stmt) is ast.Assign and type(stmt.targets[0]) is ast.Name and is_literal(stmt.value, bound):
+            self.statement(stmt, top=True, in_function=False, last=index == len(body) - 1)
+            if type(stmt) is ast.Assign and type(stmt.targets[0]) is ast.Name and is_literal(stmt.value, bound) \
+                    and not (type(_literal_number(stmt.value)) is int and stmt.targets[0].id in counts):
                 name = stmt.targets[0].id
-                if not (type(_literal_number(stmt.value)) is int and name in counts):
-                    if name in inputs:
-                        raise self.error(stmt.targets[0], f"{name} is already bound on line {inputs[name].lineno}; an "
-                                                          f"input is bound once: use a new name, like {name}2")
-                    inputs[name] = stmt
+                if name in inputs:
+                    raise self.error(stmt.targets[0], f"{name} is already bound on line {inputs[name].lineno}; an "
+                                                      f"input is bound once: use a new name, like {name}2")
+                inputs[name] = stmt
             bound.update(n.id for n in bound_names(stmt, into_functions=False))
         last = body[-1]
-        if type(last) not in (ast.Assign, ast.AugAssign, ast.Expr) or type(last) is ast.Assign and \
-                type(last.targets[0]) is not ast.Name:
+        if type(last) not in (ast.Assign, ast.AugAssign, ast.Expr) or type(getattr(last, "targets", [None])[0]) \
+                is ast.Tuple:
             raise self.error(last, "the last line is the output: end the program with an assignment or an "
                                    "expression, like loss = h or just h")
         return Program(self.text, tuple(body), self.lines, tuple(inputs.values()), frozenset(inputs.values()), counts,
@@ -363,14 +363,22 @@ class _Checker:
 
     # ---- statements ----------------------------------------------------------------------------
 
-    def statement(self, stmt, where: str, last: bool = False) -> None:
-        """``where``: "top", "block" (in a top-level loop or if), "function" (a function's body) or
-        "in function" (in a loop or an if in a function)."""
+    def statement(self, stmt, top: bool, in_function: bool, last: bool = False) -> None:
         kind = type(stmt)
         if kind is ast.Assign:
-            self.assign(stmt)
+            if len(stmt.targets) != 1:
+                raise self.error(stmt, "chained assignment (a = b = ...) is not allowed; bind one name per line")
+            target = stmt.targets[0]
+            unpack = type(target) is ast.Tuple and all(type(t) is ast.Name for t in target.elts) \
+                and type(stmt.value) is ast.Call
+            if type(target) in (ast.Tuple, ast.List, ast.Starred) and not unpack:
+                raise self.error(target, "unpacking (a, b = ...) works only for what a function of the program "
+                                         "returns, like a, b = f(x); bind one name per line")
+            for name in target.elts if unpack else [target]:
+                self.target(name)
+            self.expression(stmt.value)
         elif kind is ast.AugAssign:
-            self.target(stmt.target, "augmented assignment")
+            self.target(stmt.target)
             if type(stmt.op) not in M.BINARY:
                 raise self.error(stmt, M.BAD_OPERATORS.get(type(stmt.op), "only + - * / ** @ % are allowed"))
             self.expression(stmt.value)
@@ -380,27 +388,23 @@ class _Checker:
                                        "bind this one to a name, like y = ...")
             self.expression(stmt.value)
         elif kind is ast.For:
-            self.loop(stmt, "in function" if where in ("function", "in function") else "block")
+            self.loop(stmt, in_function)
         elif kind is ast.If:
             self.condition(stmt.test)
-            inner = "in function" if where in ("function", "in function") else "block"
-            self.block(stmt.body, inner)
-            self.block(stmt.orelse, inner)
+            for inner in stmt.body + stmt.orelse:
+                self.statement(inner, False, in_function)
         elif kind is ast.FunctionDef:
-            if where != "top":
+            if not top:
                 raise self.error(stmt, "functions are defined at the top level of the program, not inside "
                                        "a loop, an if or another function")
             self.function(stmt)
         elif kind is ast.Return:
-            if where not in ("function", "in function"):
+            if not in_function:
                 raise self.error(stmt, "'return' is only allowed inside a function (def)")
             if stmt.value is None:
                 raise self.error(stmt, "return needs a value: a function gives back what it computes, like return h")
-            if type(stmt.value) is ast.Tuple:
-                for item in stmt.value.elts:
-                    self.expression(item)
-            else:
-                self.expression(stmt.value)
+            for item in stmt.value.elts if type(stmt.value) is ast.Tuple else [stmt.value]:
+                self.expression(item)
         elif kind is ast.AnnAssign:
             raise self.error(stmt, "annotations (x: float = ...) are not allowed; write x = ...")
         elif kind in (ast.Import, ast.ImportFrom):
@@ -411,42 +415,25 @@ class _Checker:
             word = M.STATEMENT_WORDS.get(kind.__name__, kind.__name__.lower())
             raise self.error(stmt, f"'{word}' is not allowed: {M.PROGRAM_IS}")
 
-    def block(self, body: list, where: str) -> None:
-        """The statements of a loop, a branch or a function body (``where`` is the body's)."""
-        for stmt in body:
-            self.statement(stmt, where)
-
-    def assign(self, stmt) -> None:
-        if len(stmt.targets) != 1:
-            raise self.error(stmt, "chained assignment (a = b = ...) is not allowed; bind one name per line")
-        target = stmt.targets[0]
-        if type(target) is ast.Tuple and all(type(t) is ast.Name for t in target.elts) and type(stmt.value) is ast.Call:
-            for name in target.elts:
-                self.target(name, "")
-        elif type(target) in (ast.Tuple, ast.List, ast.Starred):
-            raise self.error(target, "unpacking (a, b = ...) works only for what a function of the program "
-                                     "returns, like a, b = f(x); bind one name per line")
-        else:
-            self.target(target, "")
-        self.expression(stmt.value)
-
-    def target(self, target, what: str) -> None:
+    def target(self, target) -> None:
         if type(target) is ast.Subscript:
             raise self.error(target, "assigning into an array (x[0] = ...) is not allowed: values never "
                                      "change here; bind a new name")
         if type(target) is not ast.Name:
-            raise self.error(target, f"assigning to an attribute is not allowed{' (' + what + ')' if what else ''}; "
-                                     "bind a plain name, like y = ...")
+            raise self.error(target, "assigning to an attribute is not allowed; bind a plain name, like y = ...")
         self.name(target, target.id)
 
-    def name(self, node, name: str) -> None:
-        """A name the program binds (a variable, a parameter, a loop counter, a function)."""
+    def name(self, node, name: str, function: bool = False) -> None:
+        """A name the program binds: a variable, a parameter, a loop counter, or (``function``) a def."""
         if name.startswith("_"):
             raise self.error(node, "names starting with '_' are not allowed")
         if name in CALLABLE_NAMES or name in M.TUPLE_FUNCTIONS:
             raise self.error(node, f"'{name}' is the name of a function; choose another name")
+        if not function and name in self.def_lines:
+            raise self.error(node, f"'{name}' is the name of the function on line {self.def_lines[name]}; choose "
+                                   "another name")
 
-    def loop(self, stmt, inner: str) -> None:
+    def loop(self, stmt, in_function: bool) -> None:
         call = stmt.iter
         if type(stmt.target) is not ast.Name:
             raise self.error(stmt.target, "a loop has one counter: for i in range(n):")
@@ -459,15 +446,15 @@ class _Checker:
         self.name(stmt.target, stmt.target.id)
         for arg in call.args:
             self.expression(arg)
-        self.block(stmt.body, inner)
+        for inner in stmt.body:
+            self.statement(inner, False, in_function)
 
     def function(self, fn) -> None:
-        name = fn.name
-        self.name(fn, name)
+        name, args = fn.name, fn.args
+        self.name(fn, name, function=True)
         if name in self.defs:
             raise self.error(fn, f"{name} is already defined on line {self.defs[name].lineno}; "
                                  "name the new one differently")
-        args = fn.args
         if (args.posonlyargs or args.vararg or args.kwonlyargs or args.kwarg or args.defaults or fn.decorator_list
                 or fn.returns or getattr(fn, "type_params", None) or any(a.annotation for a in args.args)):
             raise self.error(fn, f"a function takes plain parameters, like def {name}(x, W, b): (no defaults, "
@@ -477,7 +464,8 @@ class _Checker:
             self.name(a, a.arg)
         if len(set(params)) != len(params):
             raise self.error(fn, f"{name} names a parameter twice")
-        self.block(fn.body, "function")
+        for stmt in fn.body:
+            self.statement(stmt, False, True)
         ends = _terminal_returns(fn.body)
         if not ends:
             raise self.error(fn.body[-1], f"{name} does not end with return: a function gives back a value, "
@@ -494,14 +482,12 @@ class _Checker:
         for node in ast.walk(fn):
             if type(node) is not ast.Name or type(node.ctx) is not ast.Load or node.id in local:
                 continue
-            name = node.id
-            line = self.targets.get(name)
+            name, line = node.id, self.targets.get(node.id)
             if name == fn.name:
                 raise self.error(node, f"{name} calls itself: recursion is not allowed (a graph is unrolled before "
                                        "it runs); repeat work with for i in range(n)")
-            if name in self.defs or name in CALLABLE_NAMES or name in M.TUPLE_FUNCTIONS:
-                continue
-            if line is not None and line < fn.lineno:
+            if name in self.defs or name in CALLABLE_NAMES or name in M.TUPLE_FUNCTIONS or \
+                    line is not None and line < fn.lineno:
                 continue
             if line is not None:
                 later = (f"calls {name}, which is defined after it (on line {line}): a function may call only "
@@ -509,10 +495,9 @@ class _Checker:
                     else (f"uses {name}, which is bound after the function (on line {line}): a function may use "
                           "its parameters, its own names and names bound above it")
                 raise self.error(node, f"{fn.name} {later}")
-            if name in CONSTANT_NAMES:
-                continue
-            known = [n for n, first in self.targets.items() if first < fn.lineno] + sorted(local)
-            raise self.error(node, f"unknown name '{name}'{M.suggest(name, known + list(CONSTANT_NAMES))}")
+            if name not in CONSTANT_NAMES:
+                known = [n for n, first in self.targets.items() if first < fn.lineno] + sorted(local)
+                raise self.error(node, f"unknown name '{name}'{M.suggest(name, known + list(CONSTANT_NAMES))}")
 
     # ---- expressions ---------------------------------------------------------------------------
 
@@ -520,16 +505,13 @@ class _Checker:
         """The test of an if: comparisons of numbers, joined by and / or / not."""
         kind = type(node)
         if kind is ast.Compare:
-            for op in node.ops:
-                if type(op) not in M.COMPARISONS:
-                    raise self.error(node, "compare numbers with < <= > >= == !=")
+            if any(type(op) not in M.COMPARISONS for op in node.ops):
+                raise self.error(node, "compare numbers with < <= > >= == !=")
             for operand in [node.left, *node.comparators]:
                 self.expression(operand)
-        elif kind is ast.BoolOp:
-            for value in node.values:
+        elif kind is ast.BoolOp or kind is ast.UnaryOp and type(node.op) is ast.Not:
+            for value in node.values if kind is ast.BoolOp else [node.operand]:
                 self.condition(value)
-        elif kind is ast.UnaryOp and type(node.op) is ast.Not:
-            self.condition(node.operand)
         else:
             raise self.error(node, "a condition compares numbers, like if x > 0: or if i == 0 and y < 1:")
 
@@ -537,9 +519,15 @@ class _Checker:
         kind = type(node)
         if kind is ast.Constant:
             self.constant(node)
-        elif kind is ast.Name:
-            if node.id.startswith("_"):
+        elif kind is ast.Name or kind is ast.Attribute:
+            name = node.id if kind is ast.Name else node.attr
+            if name.startswith("_"):
                 raise self.error(node, "names starting with '_' are not allowed")
+            if kind is ast.Attribute and name != "T":
+                raise self.error(node, f"only the attribute .T (transpose) is allowed, not .{name}; "
+                                       "call functions by name, like sum(x)")
+            if kind is ast.Attribute:
+                self.expression(node.value)
         elif kind is ast.BinOp:
             if type(node.op) not in M.BINARY:
                 raise self.error(node, M.BAD_OPERATORS.get(type(node.op), "only + - * / ** @ % are allowed"))
@@ -549,21 +537,14 @@ class _Checker:
             if type(node.op) not in (ast.USub, ast.UAdd):
                 raise self.error(node, M.BAD_OPERATORS.get(type(node.op)) or M.REFUSED[type(node.op).__name__])
             self.expression(node.operand)
-        elif kind is ast.Attribute:
-            if node.attr.startswith("_"):
-                raise self.error(node, "names starting with '_' are not allowed")
-            if node.attr != "T":
-                raise self.error(node, f"only the attribute .T (transpose) is allowed, not .{node.attr}; "
-                                       "call functions by name, like sum(x)")
-            self.expression(node.value)
         elif kind is ast.Subscript:
             self.expression(node.value)
             for part in node.slice.elts if type(node.slice) is ast.Tuple else [node.slice]:
                 for bound in (part.lower, part.upper, part.step) if type(part) is ast.Slice else [part]:
-                    if bound is not None and (type(bound) is not ast.Constant or type(bound.value) is int):
-                        self.expression(bound)
-                    elif bound is not None:
+                    if type(bound) is ast.Constant and type(bound.value) is not int:
                         raise self.error(bound, M.INDEX)
+                    if bound is not None:
+                        self.expression(bound)
         elif kind is ast.Call:
             self.call(node)
         elif kind is ast.List:
@@ -575,10 +556,8 @@ class _Checker:
         value = node.value
         if type(value) is bool:
             raise self.error(node, "True and False are not values here (only as keywords like keepdims=True)")
-        if value is None:
-            raise self.error(node, "None is not a value here")
-        if value is Ellipsis:
-            raise self.error(node, "... (Ellipsis) is not allowed")
+        if value is None or value is Ellipsis:
+            raise self.error(node, "None is not a value here" if value is None else "... (Ellipsis) is not allowed")
         if type(value) is complex:
             raise self.error(node, "complex numbers are not supported: Backprop Studio works on real numbers")
         if type(value) in (str, bytes):
@@ -586,6 +565,10 @@ class _Checker:
         number(node, self.error)
 
     def call(self, node) -> None:
+        """A call by name. Its arguments are expressions, except where the function's kind of call
+        takes written-out values: einsum's subscripts, keyword values, full's value; a list or
+        tuple argument is a list of arrays (stack), a shape or an axis: its items are expressions,
+        and the interpreter checks which it may be."""
         func = node.func
         if type(func) is ast.Attribute:
             raise self.error(node, f"methods and modules (.{func.attr}(...)) are not allowed; "
@@ -594,39 +577,23 @@ class _Checker:
             raise self.error(node, "only functions called by their name are allowed, like tanh(x)")
         if func.id.startswith("_"):
             raise self.error(func, "names starting with '_' are not allowed")
-        for arg in node.args:
-            if type(arg) is ast.Starred:
-                raise self.error(arg, "starred arguments (*args) are not allowed")
         for kw in node.keywords:
             if kw.arg is None:
                 raise self.error(kw.value, "**kwargs are not allowed")
             attr_value(kw.value, self.error)
-        public = ENGINE_FUNCTIONS.get(func.id)
-        args = list(node.args)
-        if public is not None and public.call == "subscripts" and args and type(args[0]) is ast.Constant \
-                and type(args[0].value) is str:
-            args = args[1:]  # einsum's subscripts
-        elif public is not None and args:
-            sequence = public.call == "sequence" and type(args[0]) in (ast.List, ast.Tuple)
-            n = 1 if public.call == "sequence" else len(public.operands)
-            for arg in args[n:] if public.attrs else ():  # positional attributes (sum(x, 0)): literals
-                try:
-                    attr_value(arg, self.error)
-                except ExpressionError:
-                    if func.id not in ("max", "min"):
-                        raise
-                    raise self.error(arg, f"{func.id}(x) reduces one array; for the elementwise "
-                                          f"{func.id}imum of two, write {func.id}imum(a, b)") from None
-            args = (list(args[0].elts) if sequence else args[:n]) + (args[n:] if not public.attrs else [])
+        public, args = ENGINE_FUNCTIONS.get(func.id), list(node.args)
+        if public is not None and public.call == "subscripts" and args and type(args[0]) is ast.Constant:
+            args = args[1:]  # einsum's subscripts (a string the prescan let through)
         if func.id == "full" and args:
             number(args[-1], self.error, "the last argument of full(*shape, value) is the value, a number")
             args = args[:-1]
         for arg in args:
-            if type(arg) is ast.Tuple and func.id in CONSTRUCTOR_NAMES:
-                for item in arg.elts:
-                    self.expression(item)
-            else:
-                self.expression(arg)
+            if type(arg) is ast.Starred:
+                raise self.error(arg, "starred arguments (*args) are not allowed")
+            sequence = type(arg) is ast.Tuple or type(arg) is ast.List and public is not None and \
+                public.call == "sequence" and arg is args[0]
+            for item in arg.elts if sequence else [arg]:
+                self.expression(item)
 
 
 def _literal_number(node):
