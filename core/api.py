@@ -159,11 +159,12 @@ def _not_scalar(shape) -> ShapeError:
 
 def _unalias(grads: list) -> list:
     """Copy a gradient array that is the very same object as another (``add`` passes its incoming
-    gradient to both parents), so updating one gradient in place never changes another."""
+    gradient to both parents), or a read-only view (``sum``'s VJP broadcasts without copying), so
+    updating one gradient in place never changes another and always works."""
     seen = set()
     out = []
     for g in grads:
-        if isinstance(g, np.ndarray) and id(g) in seen:
+        if type(g) is np.ndarray and (id(g) in seen or not g.flags.writeable):
             g = g.copy()
         seen.add(id(g))
         out.append(g)

@@ -6,9 +6,10 @@ M. B. Giles, *An extended collection of matrix derivative results for forward an
 algorithmic differentiation* (2008), and for ``cholesky`` I. Murray, *Differentiation of the
 Cholesky decomposition* (2016).
 
-Factorizations, not inverses: ``solve`` keeps the LU factors of its forward pass and its VJP solves
-the transposed system with them (``lu_solve(trans=1)``), the same O(n²) per right-hand side that
-the forward paid, with no extra factorization and no explicit inverse. ``slogdet`` works from an
+Factorizations, not inverses: ``solve`` keeps the factors of its forward pass (Cholesky when A is
+exactly symmetric and positive definite, as a covariance is; LU otherwise) and its VJP solves the
+transposed system with them (``lu_solve(trans=1)``), the same O(n²) per right-hand side that the
+forward paid, with no extra factorization and no explicit inverse. ``slogdet`` works from an
 LU factorization too, ``logdet`` from a Cholesky factorization when its matrix is symmetric
 positive definite (a covariance; half the work) and from LU otherwise. A singular matrix, a matrix
 that is not positive definite, or a negative determinant under ``logdet`` raises ``LinAlgError``
@@ -26,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 from scipy.linalg.blas import dgemm
-from scipy.linalg.lapack import dgecon, dgetrf, dpotrf
+from scipy.linalg.lapack import dgecon, dgetrf, dpocon, dpotrf
 
 from .errors import LinAlgError, ShapeError
 from .ops_products import _mT, matmul, outer
@@ -113,6 +114,21 @@ def _lu(op: str, A):
     return lu, piv
 
 
+def _cholesky_if_spd(op: str, A):
+    """The lower Cholesky factor of A if A is exactly symmetric and positive definite (half the
+    work of LU, and no pivoting), else None; like ``_lu``, it refuses a matrix that is singular
+    to working precision (LAPACK's condition estimate from the factor)."""
+    if not np.array_equal(A, A.T):
+        return None
+    chol, info = dpotrf(A, lower=1, clean=0)
+    if info != 0:
+        return None
+    rcond, _ = dpocon(chol, np.linalg.norm(A, 1), uplo="L")
+    if rcond < _EPS:
+        raise LinAlgError(f"{op}: the matrix is singular to working precision (rcond = {rcond:.1e})", op=op)
+    return chol
+
+
 def _is_graph(*xs) -> bool:
     return any(type(x) is Var for x in xs)
 
@@ -137,7 +153,10 @@ def _solve_shape(A: tuple, b: tuple) -> tuple:
 def _solve_forward(A, b):
     _square("solve", A)
     _solve_shape(A.shape, b.shape)
-    if A.ndim == 2 and b.ndim <= 2:  # one system: keep its LU factors for the backward pass
+    if A.ndim == 2 and b.ndim <= 2:  # one system: keep its factors for the backward pass
+        chol = _cholesky_if_spd("solve", A)
+        if chol is not None:  # a covariance, say: Cholesky, and A⁻ᵀ = A⁻¹ in the backward pass
+            return scipy.linalg.cho_solve((chol, True), b, check_finite=False), {"chol": chol}
         lu = _lu("solve", A)
         return scipy.linalg.lu_solve(lu, b, check_finite=False), {"lu": lu}
     rhs = b[:, None] if b.ndim == 1 else b
@@ -150,31 +169,50 @@ def _solve_forward(A, b):
     return (x[..., 0] if b.ndim == 1 else x), {}
 
 
-def _solve_vjp_b(g, z, A, b, lu=None):
-    """b̄ = A⁻ᵀ z̄: one solve with the transposed system, reusing the forward's LU factors."""
-    if lu is not None and not _is_graph(g, A):
-        return scipy.linalg.lu_solve(lu, g, trans=1, check_finite=False)
+def _transposed_solve(factors: dict, rhs):
+    """A⁻ᵀ rhs from the forward's factors (Cholesky: A symmetric, so A⁻ᵀ = A⁻¹; or LU)."""
+    if factors.get("chol") is not None:
+        return scipy.linalg.cho_solve((factors["chol"], True), rhs, check_finite=False)
+    return scipy.linalg.lu_solve(factors["lu"], rhs, trans=1, check_finite=False)
+
+
+def _solve_vjp_b(g, z, A, b, lu=None, chol=None):
+    """b̄ = A⁻ᵀ z̄: one solve with the transposed system, reusing the forward's factors."""
+    if (lu is not None or chol is not None) and not _is_graph(g, A):
+        return _transposed_solve({"lu": lu, "chol": chol}, g)
     if np.ndim(raw(b)) == 1 and np.ndim(raw(A)) > 2:  # one vector for a stack: solve, then sum
         columns = solve(_mT(A), reshape(g, np.shape(raw(g)) + (1,)))
         return unbroadcast(reshape(columns, np.shape(raw(g))), np.shape(raw(b)))
     return unbroadcast(solve(_mT(A), g), np.shape(raw(b)))
 
 
-def _solve_vjp_A(g, z, A, b, lu=None):
+def _solve_vjp_A(g, z, A, b, lu=None, chol=None):
     """Ā = −b̄ xᵀ with b̄ = A⁻ᵀ z̄ and x = A⁻¹ b (Giles 2008, 2.3.1)."""
     if np.ndim(raw(b)) == 1:
         if np.ndim(raw(A)) == 2:
-            return -outer(_solve_vjp_b(g, z, A, b, lu), z)
+            return -outer(_solve_vjp_b(g, z, A, b, lu, chol), z)
         gb = solve(_mT(A), reshape(g, np.shape(raw(g)) + (1,)))  # per matrix, before summing over b
         return unbroadcast(-matmul(gb, reshape(z, np.shape(raw(z))[:-1] + (1, -1))), np.shape(raw(A)))
     if np.ndim(raw(A)) == 2 and np.ndim(raw(b)) == 2:
-        gb = _solve_vjp_b(g, z, A, b, lu)
+        if (lu is not None or chol is not None) and not _is_graph(g, A) and b.shape[1] > b.shape[0]:
+            # More right-hand sides k than rows n: −A⁻ᵀ(z̄ xᵀ) costs 2n²k + 2n³ flops where
+            # −(A⁻ᵀz̄)xᵀ costs 4n²k (the same product, associated the other way). dgemm is SciPy's
+            # BLAS, as the solves: NumPy and SciPy each ship an OpenBLAS, and switching between
+            # the two leaves one's threads spinning while the other's work.
+            return -_transposed_solve({"lu": lu, "chol": chol}, _times_transposed(g, z))
+        gb = _solve_vjp_b(g, z, A, b, lu, chol)
         if not _is_graph(gb, z):
-            # SciPy's BLAS, as the LU solves before it: NumPy and SciPy each ship an OpenBLAS, and
-            # switching between the two leaves one's threads spinning while the other's work.
-            return dgemm(-1.0, gb, z, trans_b=True)
+            return _times_transposed(gb, z, -1.0)
         return -matmul(gb, _mT(z))
     return unbroadcast(-matmul(solve(_mT(A), g), _mT(z)), np.shape(raw(A)))
+
+
+def _times_transposed(a, b, scale: float = 1.0):
+    """scale · a bᵀ with SciPy's dgemm, which wants Fortran-ordered operands: each is passed as
+    itself or as its transpose, whichever is a Fortran-ordered view, so neither is copied."""
+    a_f, a_t = (a, 0) if a.flags.f_contiguous else (a.T, 1)
+    b_f, b_t = (b, 1) if b.flags.f_contiguous else (b.T, 0)
+    return dgemm(scale, a_f, b_f, trans_a=a_t, trans_b=b_t)
 
 
 def _solve_cost(A: tuple, b: tuple) -> float:
@@ -187,7 +225,8 @@ def _solve_cost(A: tuple, b: tuple) -> float:
 solve = primitive("solve", _solve_forward, saves=True, shape=_solve_shape, cost=_solve_cost, grads=[
     ("A", _solve_vjp_A, r"\bar{A} \mathrel{+}= -A^{-\top}\bar{z}\, z^\top"),
     ("b", _solve_vjp_b, r"\bar{b} \mathrel{+}= A^{-\top}\bar{z}"),
-], doc="solve(A, b): x with A x = b, through an LU factorization kept for the backward pass.")
+], doc="solve(A, b): x with A x = b, through a factorization kept for the backward pass (Cholesky for an "
+       "exactly symmetric positive-definite A, LU otherwise).")
 
 # ---- inv, det, logdet -----------------------------------------------------------------------------
 

@@ -46,9 +46,14 @@ def _as_matrices(g, a, b):
     return g2, a2, b2
 
 
+def _contiguous(g):
+    """g as BLAS wants it: a broadcast view (sum's VJP, see unreduce) takes a slow path in matmul."""
+    return g if g.flags.c_contiguous else np.ascontiguousarray(g)
+
+
 def _matmul_vjp_a(g, z, a, b):
     if type(g) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2:
-        return g @ b.T  # the common case, on plain arrays: nothing to promote or unbroadcast
+        return _contiguous(g) @ b.T  # the common case, on plain arrays: nothing to promote or unbroadcast
     g2, a2, b2 = _as_matrices(g, a, b)
     ga = unbroadcast(matmul(g2, _mT(b2)), a2.shape)
     return reshape(ga, a.shape) if ga.shape != a.shape else ga
@@ -56,7 +61,7 @@ def _matmul_vjp_a(g, z, a, b):
 
 def _matmul_vjp_b(g, z, a, b):
     if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim == 2 and b.ndim == 2:
-        return a.T @ g
+        return a.T @ _contiguous(g)
     g2, a2, b2 = _as_matrices(g, a, b)
     gb = unbroadcast(matmul(_mT(a2), g2), b2.shape)
     return reshape(gb, b.shape) if gb.shape != b.shape else gb

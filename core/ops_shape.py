@@ -36,11 +36,18 @@ def unbroadcast(g, shape: tuple):
 
 
 def unreduce(g, shape: tuple, axis, keepdims: bool):
-    """Undo a reduction's shape: put back the reduced axes and broadcast (the VJP of ``sum``)."""
+    """Undo a reduction's shape: put back the reduced axes and broadcast (the VJP of ``sum``).
+
+    On plain arrays the result is NumPy's read-only stride-0 view: nothing allocated, and the
+    elementwise VJPs it usually meets read it as fast as a number (a fresh array the size of x
+    costs page faults, which on a big gradient cost as much as a product). ``matmul``'s VJP
+    makes it contiguous first; ``grad`` copies a gradient that is still such a view."""
     if g.shape == shape:
         return g
     if not keepdims:
         g = reshape(g, kept_shape(shape, axis))
+    if type(g) is np.ndarray or type(g) is np.float64:
+        return np.broadcast_to(g, shape)
     return broadcast_to(g, shape)
 
 
@@ -212,9 +219,16 @@ def flatten(x):
 
 # ---- broadcasting, repeating, reordering ----------------------------------------------------------
 
-# A real copy, not NumPy's read-only stride-0 view: BLAS would take a slow path on such a view.
+def _broadcast_to_forward(x, shape):
+    """A real array, not NumPy's read-only stride-0 view (BLAS would take a slow path on such a
+    view); one number (sum's VJP) is a fill, which is faster than copying a stride-0 view."""
+    if np.size(x) == 1:
+        return np.full(_broadcast_to_shape(np.shape(x), shape), np.reshape(x, ()))
+    return np.broadcast_to(x, shape).copy()
+
+
 broadcast_to = primitive(
-    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape).copy(), symbol="bcast", attrs=("shape",),
+    "broadcast_to", _broadcast_to_forward, symbol="bcast", attrs=("shape",),
     shape=_broadcast_to_shape, grads=[
         ("x", lambda g, z, x, shape: unbroadcast(g, x.shape),
          r"\bar{x} \mathrel{+}= \textstyle\sum_{\text{copies}} \bar{z}"),

@@ -203,6 +203,9 @@ def test_singular_matrix_is_a_named_error_not_a_warning(fn):
 def test_nearly_singular_solve_is_refused():
     with pytest.raises(ad.LinAlgError, match="working precision"):
         ad.solve(ad.Var([[1.0, 1.0], [1.0, np.nextafter(1.0, 2.0)]]), np.ones(2))
+    nearly = np.array([[1.0, 1.0], [1.0, 1.0 + 4.4e-16]])  # symmetric, positive definite, useless
+    with pytest.raises(ad.LinAlgError, match="working precision"):
+        ad.solve(ad.Var(nearly), np.ones(2))
 
 
 def test_logdet_of_negative_determinant_and_cholesky_of_indefinite_matrix():

@@ -280,6 +280,9 @@ CASES = {
               (ad.solve, (stack_of(square, 3), R.standard_normal(3))),
               (ad.solve, (stack_of(square, 3), R.standard_normal((2, 3, 2)))),
               (ad.solve, (square(3), R.standard_normal((2, 3, 1)))),
+              (ad.solve, (spd(3), R.standard_normal(3))),  # symmetric positive definite: Cholesky
+              (ad.solve, (spd(3, 1), R.standard_normal((3, 5)))),  # more right-hand sides than rows
+              (ad.solve, (square(3, 2), R.standard_normal((3, 5)))),
               (ad.solve, (stack_of(square, 2, 3)[None], R.standard_normal((2, 1, 2, 2))))],
     "inv": [(ad.inv, (square(3),)), (ad.inv, (stack_of(square, 3),))],
     "det": [(ad.det, (square(3),)), (ad.det, (-square(3, 2),)), (ad.det, (stack_of(square, 3),))],
