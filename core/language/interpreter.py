@@ -478,6 +478,8 @@ class Interpreter:
             return self.block(fn.body).value
         except ExpressionError as exc:
             raise in_context(exc, M.call(label, number_, node.lineno)) from None
+        except RecursionError:  # Python's own stack, from a deep caller: said here, not at line 1
+            raise self.error(node, "calls and expressions are nested too deeply here to evaluate") from None
         finally:
             self.env, self.local_names = saved[:2]
             self.enter(saved[2])
