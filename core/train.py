@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 
@@ -51,7 +50,7 @@ class Training:
     method: str
     learning_rate: float
     losses: np.ndarray  # losses[k]: the loss at iterate k; k = 0 is the program as written
-    paths: MappingProxyType  # name -> array of shape (len(losses), *input shape): its value at each iterate
+    paths: dict  # name -> array of shape (len(losses), *input shape): its value at each iterate (read-only)
     note: str | None = None  # why the training stopped before its last step, if it did
 
     @property
@@ -129,7 +128,7 @@ def train(program, seed: int = 0, wrt=None, *, method: str = "gd", steps: int = 
             paths[names[i]].append(values[p].copy())
     kept = len(losses)
     return Training(parsed.text, seed, names, method, float(learning_rate), np.array(losses),
-                    MappingProxyType({n: np.array(path[:kept]) for n, path in paths.items()}), note)
+                    {n: np.array(path[:kept]) for n, path in paths.items()}, note)
 
 
 def _direction(method: str, g, i: int, t: int, state: tuple, momentum: float, betas: tuple, epsilon: float):

@@ -191,6 +191,14 @@ def test_as_function_keeps_shapes_and_paths():
 # ---- the abstract run ----------------------------------------------------------------------------
 
 
+def test_a_parsed_program_pickles_and_builds_the_same_graph():
+    import pickle
+
+    program = pickle.loads(pickle.dumps(parse(MLP)))
+    assert program.input_names == ("x", "W1", "b1", "W2", "b2")
+    assert float(build(program)[0].value) == float(build(MLP)[0].value)
+
+
 def test_parse_runs_the_program_abstractly_and_estimates_its_time():
     program = parse(RNN)
     assert dict(program.input_shapes) == {"W": (2, 2), "U": (2,), "xs": (3,), "h": (2,)}

@@ -118,6 +118,15 @@ def test_training_needs_one_number_and_a_valid_program():
         train("A = randn(1000, 1000)\nloss = sum(A @ A @ A @ A)", steps=3, limits=Limits())
 
 
+def test_a_training_pickles_for_the_job_workers():
+    import pickle
+
+    training = train(QUADRATIC, wrt="w", steps=3)
+    back = pickle.loads(pickle.dumps(training))
+    np.testing.assert_array_equal(back.losses, training.losses)
+    assert back.program_at(2) == training.program_at(2)
+
+
 def test_a_branchy_program_trains_across_its_branches():
     text = "x = 2.0\nif x > 1:\n    y = (x - 1) ** 2 + 1\nelse:\n    y = 2 * (x - 1) ** 2 + 1\nloss = y\n"
     training = train(text, steps=30, learning_rate=0.2)

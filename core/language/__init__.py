@@ -96,7 +96,7 @@ def _parse(text, limits: Limits) -> Program:
     interpreter = Interpreter(program, domain, limits)
     interpreter.run()
     shapes = {name: value.shape for name, value in interpreter.inputs.items()}
-    return dataclasses.replace(program, input_shapes=MappingProxyType(shapes), operations=domain.meter.operations)
+    return dataclasses.replace(program, input_shapes=shapes, operations=domain.meter.operations)
 
 
 def _checked(source, seed, limits: Limits) -> tuple:

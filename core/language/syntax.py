@@ -25,7 +25,6 @@ import ast
 import math
 import re
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import numpy as np
 
@@ -69,9 +68,10 @@ class Program:
     inputs: tuple = ()  # the assignments that bind an input, in order
     input_set: frozenset = frozenset()  # the same, to look up
     counts: frozenset = frozenset()  # names used as counts or indices
-    defs: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # function name -> FunctionDef
-    targets: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # top-level name -> first line
-    input_shapes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # Plain dicts, read-only by convention (a mappingproxy would not pickle: programs go to job workers).
+    defs: dict = field(default_factory=dict)  # function name -> its FunctionDef
+    targets: dict = field(default_factory=dict)  # name bound outside functions -> its first line
+    input_shapes: dict = field(default_factory=dict)
     operations: float = 0.0
 
     @property
@@ -359,7 +359,7 @@ class _Checker:
             raise self.error(last, "the last line is the output: end the program with an assignment or an "
                                    "expression, like loss = h or just h")
         return Program(self.text, tuple(body), self.lines, tuple(inputs.values()), frozenset(inputs.values()), counts,
-                       MappingProxyType(self.defs), MappingProxyType(self.targets))
+                       dict(self.defs), dict(self.targets))
 
     # ---- statements ----------------------------------------------------------------------------
 
