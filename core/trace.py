@@ -265,6 +265,19 @@ class Trace:
                 parents.setdefault(frame, None if outer is None else outer.id)
         return {frame.id: (frame, parent) for frame, parent in sorted(parents.items())}
 
+    def frame_steps(self, frame_id: int) -> tuple:
+        """``((first, last), (first, last))``: the timeline positions t of the forward steps, then of
+        the backward steps, of the nodes made in a frame (its nested frames included), each None
+        if there are none. A program makes a frame's nodes one after another, and the backward
+        pass walks the forward order backwards, so each range holds that frame's steps and no
+        other: stepping over a collapsed frame is one jump."""
+        def inside(node_id: int) -> bool:
+            return any(f.id == frame_id for f in self.nodes[node_id].scope)
+
+        forward = [t for t, node_id in enumerate(self.forward_steps, start=1) if inside(node_id)]
+        backward = [self.t_forward_end + k for k, step in enumerate(self.backward_steps, start=1) if inside(step.node)]
+        return tuple((ts[0], ts[-1]) if ts else None for ts in (forward, backward))
+
     def to_dict(self) -> dict:
         """The trace as JSON-ready data (the format is documented in docs/trace-format.md)."""
         return {

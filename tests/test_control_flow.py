@@ -101,6 +101,22 @@ def test_loop_iterations_are_frames_and_titles_show_the_counter():
     assert trace.forward_steps == tuple(sorted(trace.forward_steps))  # in the order the program ran
 
 
+def test_the_steps_of_a_frame_are_consecutive():
+    """What stepping over a collapsed call or iteration needs: each frame's forward steps are one
+    run of the timeline, and so are its backward steps."""
+    trace = run(RNN.replace("h = tanh(W @ h + U * xs[t])", "h = tanh(W @ h + U * xs[t])\n    h = h * 0.5 + sum(h) * 0.1")
+                .replace("W = [[", "def cell(h, W):\n    return tanh(W @ h)\nW = [[").replace("tanh(W @ h + U", "cell(h, W) + (U"))
+    frames = trace.frames()
+    assert {f.kind for f, _ in frames.values()} == {"loop", "call"} and len(frames) == 6
+    for frame_id in frames:
+        forward, backward = trace.frame_steps(frame_id)
+        inside = {i for i, n in enumerate(trace.nodes) if any(f.id == frame_id for f in n.scope)}
+        assert set(trace.forward_steps[forward[0] - 1:forward[1]]) == inside & set(trace.forward_steps)
+        ks = range(backward[0] - trace.t_forward_end - 1, backward[1] - trace.t_forward_end)
+        assert {trace.backward_steps[k].node for k in ks} == inside & {s.node for s in trace.backward_steps}
+    assert trace.frame_steps(999) == (None, None)
+
+
 def test_the_narrator_names_the_call_and_the_iteration():
     trace = run("W = [[0.5, 0.1], [0.0, 0.3]]\ndef step(h):\n    return tanh(W @ h)\nh = [1.0, 2.0]\n"
                 "for t in range(2):\n    h = step(h)\nloss = sum(h)\n")
