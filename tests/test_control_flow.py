@@ -104,8 +104,9 @@ def test_loop_iterations_are_frames_and_titles_show_the_counter():
 def test_the_steps_of_a_frame_are_consecutive():
     """What stepping over a collapsed call or iteration needs: each frame's forward steps are one
     run of the timeline, and so are its backward steps."""
-    trace = run(RNN.replace("h = tanh(W @ h + U * xs[t])", "h = tanh(W @ h + U * xs[t])\n    h = h * 0.5 + sum(h) * 0.1")
-                .replace("W = [[", "def cell(h, W):\n    return tanh(W @ h)\nW = [[").replace("tanh(W @ h + U", "cell(h, W) + (U"))
+    trace = run("def cell(h, W):\n    return tanh(W @ h)\nW = [[0.5, -0.3], [0.2, 0.4]]\nU = [0.3, -0.6]\n"
+                "xs = [1.0, -1.0, 0.5]\nh = zeros(2)\nfor t in range(3):\n    h = cell(h, W) + U * xs[t]\n"
+                "    h = h * 0.5 + sum(h) * 0.1\nloss = sum(h ** 2)\n")
     frames = trace.frames()
     assert {f.kind for f, _ in frames.values()} == {"loop", "call"} and len(frames) == 6
     for frame_id in frames:
