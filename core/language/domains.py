@@ -276,9 +276,6 @@ class Concrete:
         return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
                 "==": left == right, "!=": left != right}[symbol]
 
-    def shape(self, value) -> tuple:
-        return np.shape(raw(value))
-
 
 def _spd(dims, fill, rng):
     n = dims[0]
