@@ -274,6 +274,7 @@ HOSTILE = [
     ("x = randn(1000, 1000)\ns = 0.0\nfor i in range(100):\n    s = s + sum(x * i)\ny = s", "numbers in all"),
     ("A = spd(500)\ns = 0.0\nfor i in range(200):\n    s = s + logdet(A)\ny = s", "operations"),
     ("x = 1.0\nfor i in range(3):\n    x = x + i\ny = x ** (10 ** 30)", "too large"),
+    ("x = 1.0\nfor i in range(9000):\n    v = [" + ", ".join(["1.5"] * 3500) + "]\ny = x", "graph nodes"),
     ("x = 1.0\nfor i in range(0, 9, 0):\n    x = x + 1\ny = x", "step by 0"),
     (_nested_ifs(60), "nested more than 50"),
     (_call_chain(20), "more than 16 deep"),
@@ -336,13 +337,19 @@ def test_hostile_control_flow_is_refused_fast_and_located(text, fragment):
 
 
 def test_the_abstract_run_bounds_its_own_work():
-    """A loop that makes no nodes is bounded by iterations; a long body, by steps: each refused
-    quickly, before the concrete run starts."""
-    for text in ("n = 0\nfor i in range(10000):\n    n = n + i\ny = n",
-                 "n = 0\nfor i in range(5000):\n" + "    n = n + 1\n" * 40 + "y = n"):
+    """A loop that makes no nodes is bounded by iterations; a long body, by steps; a long list in
+    a loop is read once: each decided quickly, before the concrete run starts."""
+    literal = "[" + ", ".join(["1.5"] * 3500) + "]"
+    cases = [("x = 1.0\nfor i in range(9000):\n    if i > 0 and sum(" + literal + ") > 0:\n        k = i\ny = x", None),
+             ("n = 0\nfor i in range(10000):\n    n = n + i\ny = n", "operations (graph nodes)"),
+             ("n = 0\nfor i in range(5000):\n" + "    k = i + 1\n" * 40 + "y = n", "steps")]
+    for text, refusal in cases:
         start = time.perf_counter()
-        with pytest.raises(ExpressionError):
-            parse(text, Limits(max_steps=50_000))
+        if refusal is None:
+            parse(text)
+        else:
+            with pytest.raises(ExpressionError, match=refusal):
+                parse(text, Limits(max_steps=50_000))
         assert time.perf_counter() - start < 1.0
 
 

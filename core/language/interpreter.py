@@ -78,6 +78,7 @@ class Interpreter:
         self.frames = 0  # frames made so far: their ids
         self.calls: dict = {}  # function name -> calls so far
         self.local_sets: dict = {}  # function name -> the names it binds
+        self.lists: dict = {}  # list literal -> its array (shared: the engine never writes into a value)
         self.iterations = self.steps = 0
         self.last_value = None
 
@@ -345,7 +346,11 @@ class Interpreter:
         return self.checked_whole(node, value)
 
     def list_literal(self, node):
-        return self.domain.literal(node, list_value(node, self.error))
+        # Read once per run: a long list in a loop would otherwise be read at every iteration.
+        value = self.lists.get(node)
+        if value is None:
+            value = self.lists[node] = list_value(node, self.error)
+        return self.domain.literal(node, value)
 
     def value(self, v, node):
         """An operand as the domain's value: a whole number becomes a constant."""
