@@ -341,7 +341,7 @@ def test_the_abstract_run_bounds_its_own_work():
     a loop is read once: each decided quickly, before the concrete run starts."""
     literal = "[" + ", ".join(["1.5"] * 3500) + "]"
     cases = [("x = 1.0\nfor i in range(9000):\n    if i > 0 and sum(" + literal + ") > 0:\n        k = i\ny = x", None),
-             ("n = 0\nfor i in range(10000):\n    n = n + i\ny = n", "operations (graph nodes)"),
+             ("n = 0\nfor i in range(10000):\n    n = n + i\ny = n", "graph nodes"),
              ("n = 0\nfor i in range(5000):\n" + "    k = i + 1\n" * 40 + "y = n", "steps")]
     for text, refusal in cases:
         start = time.perf_counter()
