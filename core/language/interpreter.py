@@ -79,6 +79,7 @@ class Interpreter:
         self.calls: dict = {}  # function name -> calls so far
         self.local_sets: dict = {}  # function name -> the names it binds
         self.lists: dict = {}  # list literal -> its array (shared: the engine never writes into a value)
+        self.parsed: dict = {}  # call -> (its operands' expressions, its attrs)
         self.iterations = self.steps = 0
         self.last_value = None
 
@@ -379,7 +380,10 @@ class Interpreter:
         public = FUNCTIONS.get(name)
         if public is None:
             raise self.error(node.func, self.unknown_function(name))
-        operand_nodes, attrs = self.arguments(node, public)
+        parsed = self.parsed.get(node)
+        if parsed is None:  # read once per run, like lists: keyword values can be long lists too
+            parsed = self.parsed[node] = self.arguments(node, public)
+        operand_nodes, attrs = parsed
         operands = [self.expr(arg) for arg in operand_nodes]
         return self.apply(node, public, operands, attrs, operand_nodes, f"{name}(...)")
 
