@@ -406,7 +406,8 @@ def print_machine(peer_names):
             print(f"{pool['user_api']} pool: {pool['internal_api']} {pool.get('version') or ''} "
                   f"{pool.get('architecture') or ''}, {pool['num_threads']} threads "
                   f"({Path(pool['filepath']).name})")
-        if sum(pool["num_threads"] for pool in pools) > (os.cpu_count() or 1):
+        threads = [pool["num_threads"] for pool in pools]
+        if max(threads, default=1) > 1 and sum(threads) > (os.cpu_count() or 1):
             print("note: the pools above have more threads than the machine has cores; W4 and W5 idle "
                   f"{BLAS_SETTLE_SECONDS} s before each run so that idle workers park (BLAS_SETTLE_SECONDS)")
     if "torch" in sys.modules:

@@ -47,19 +47,10 @@ def toposort(output: Var) -> list:
         push(node)
         # Pushed last-first so the first argument is popped first: the order then follows the
         # left-to-right evaluation of the expression, which is what a reader of the graph expects.
-        # (The parents are read from their slots, see Var: no tuple built per node.)
-        more = node._more
-        if more is None:
-            second = node._second
-            if second is not None and second not in expanded:
-                push(second)
-            first = node._first
-            if first is not None and first not in expanded:
-                push(first)
-        else:
-            for parent in reversed(more):
-                if parent not in expanded:
-                    push(parent)
+        # (parents, not the slots: the constants' leaves are part of the picture a Trace draws.)
+        for parent in reversed(node.parents):
+            if parent not in expanded:
+                push(parent)
     return order
 
 
@@ -75,14 +66,15 @@ def _active_nodes(order: list, wrt: set):
             active.add(node)
             active_order.append(node)
             continue
-        first = node._first
-        if first is None:
+        parents = node.parents
+        if not parents:
             nested = nested or (type(node.attrs) is GradScope and node.attrs.active)
             continue
-        if first in active or node._second in active or (
-                node._more is not None and any(p in active for p in node._more)):
-            active.add(node)
-            active_order.append(node)
+        for parent in parents:
+            if parent in active:
+                active.add(node)
+                active_order.append(node)
+                break
     return active, active_order, nested
 
 
@@ -129,7 +121,9 @@ def _active_order(output: Var, wrt: set):
         if node in expanded:  # second visit: its parents are finished
             if node not in active:
                 more = node._more
-                if node._first in active or node._second in active or (
+                first, second = node._first, node._second
+                # (A slot may hold a constant's value, not a Var: such a parent is never active.)
+                if (type(first) is Var and first in active) or (type(second) is Var and second in active) or (
                         more is not None and any(p in active for p in more)):
                     activate(node)
                     append(node)
@@ -147,7 +141,7 @@ def _active_order(output: Var, wrt: set):
                 if ancestor in looked_at or ancestor in wrt:
                     continue
                 looked_at.add(ancestor)
-                if ancestor._first is None and type(ancestor.attrs) is GradScope and ancestor.attrs.active:
+                if not ancestor.parents and type(ancestor.attrs) is GradScope and ancestor.attrs.active:
                     nested = True
                 pending.extend(ancestor.parents)
             continue
@@ -157,7 +151,7 @@ def _active_order(output: Var, wrt: set):
         # parents come from their slots (see Var). A constant leaf is never pushed.
         more = node._more
         for parent in (node._second, node._first) if more is None else reversed(more):
-            if parent is None or parent in expanded:
+            if type(parent) is not Var or parent in expanded:  # absent, or a constant's value
                 continue
             if parent._first is not None or parent in wrt:
                 push(parent)
@@ -223,14 +217,17 @@ def _sweep(active_order: list, active: set, wrt: set, grads: dict) -> None:
             grads[first] = contribution if previous is None else previous + contribution
             continue
         if node._more is None and not attrs:  # most binary ops: unrolled, no argument packing
-            va, vb = first._value, second._value
-            if first in active:
+            # A slot holding a constant's value (not a Var) is a constant operand: no gradient.
+            first_is_var, second_is_var = type(first) is Var, type(second) is Var
+            va = first._value if first_is_var else first
+            vb = second._value if second_is_var else second
+            if first_is_var and first in active:
                 contribution = vjps[0](g, ans, va, vb)
                 if type(contribution) is not _FLOAT64 and contribution.shape != va.shape:
                     contribution = _fit(op, 0, contribution, va.shape)
                 previous = get(first)
                 grads[first] = contribution if previous is None else previous + contribution
-            if second in active:
+            if second_is_var and second in active:
                 contribution = vjps[1](g, ans, va, vb)
                 if type(contribution) is not _FLOAT64 and contribution.shape != vb.shape:
                     contribution = _fit(op, 1, contribution, vb.shape)

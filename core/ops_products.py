@@ -51,9 +51,17 @@ def _contiguous(g):
     return g if g.flags.c_contiguous else np.ascontiguousarray(g)
 
 
+def _matmul_forward(a, b):
+    """np.matmul; for two matrices ndarray.dot, the same BLAS product without the generalized
+    ufunc's dispatch (300 ns instead of 750 ns on 4×4 matrices, most of a small product's time)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2:
+        return a.dot(b)
+    return np.matmul(a, b)  # NumPy refuses scalars itself (ValueError)
+
+
 def _matmul_vjp_a(g, z, a, b):
     if type(g) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2:
-        return _contiguous(g) @ b.T  # the common case, on plain arrays: nothing to promote or unbroadcast
+        return _contiguous(g).dot(b.T)  # the common case, on plain arrays: nothing to promote or unbroadcast
     g2, a2, b2 = _as_matrices(g, a, b)
     ga = unbroadcast(matmul(g2, _mT(b2)), a2.shape)
     return reshape(ga, a.shape) if ga.shape != a.shape else ga
@@ -61,7 +69,7 @@ def _matmul_vjp_a(g, z, a, b):
 
 def _matmul_vjp_b(g, z, a, b):
     if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim == 2 and b.ndim == 2:
-        return a.T @ _contiguous(g)
+        return a.T.dot(_contiguous(g))
     g2, a2, b2 = _as_matrices(g, a, b)
     gb = unbroadcast(matmul(_mT(a2), g2), b2.shape)
     return reshape(gb, b.shape) if gb.shape != b.shape else gb
@@ -88,8 +96,7 @@ def _matmul_cost(a: tuple, b: tuple) -> int:
     return size_of(batch) * m * k * n
 
 
-# np.matmul itself refuses scalars (ValueError): no Python frame between the op and NumPy.
-matmul = primitive("matmul", np.matmul, symbol="@", shape=_matmul_shape, cost=_matmul_cost, grads=[
+matmul = primitive("matmul", _matmul_forward, symbol="@", shape=_matmul_shape, cost=_matmul_cost, grads=[
     ("A", _matmul_vjp_a, r"\bar{A} \mathrel{+}= \bar{z}\, B^\top"),
     ("B", _matmul_vjp_b, r"\bar{B} \mathrel{+}= A^\top \bar{z}"),
 ])

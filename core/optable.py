@@ -34,7 +34,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .errors import AutodiffError, ShapeError
-from .var import _NO_ATTRS, Var, raw
+from .var import _NO_ATTRS, Var, as_value, raw
 
 _FLOAT64 = np.float64
 _FLOAT64_DTYPE = np.dtype(np.float64)
@@ -255,17 +255,17 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
     elif n_operands == 2 and not attrs and not saves:
 
         def function(a, b):  # noqa: F811
+            # A constant operand (x * 0.99, X @ W) is stored in the node as its value: its leaf is
+            # made only if someone asks for the node's parents (see Var), never by a gradient.
             if type(a) is Var:
-                kind = type(b)
-                if kind is not Var:  # a constant operand (x * 0.99, X @ W): a leaf, made here (hot)
-                    if kind is float or kind is _FLOAT64:
-                        b = Var(_FLOAT64(b), None, ())
-                    elif kind is np.ndarray and b.dtype is _FLOAT64_DTYPE and b.ndim:
-                        b = Var(b, None, ())
-                    else:
-                        b = Var(b)
+                av = a._value
+                if type(b) is Var:
+                    bv = b._value
+                else:
+                    bv = b = _constant_value(b)
             elif type(b) is Var:
-                a = _constant(a)
+                bv = b._value
+                av = a = _constant_value(a)
             else:
                 try:
                     return forward(a, b)
@@ -274,11 +274,11 @@ def primitive(name, forward, grads, *, shape, cost=None, attrs=(), symbol=None, 
                 except (ValueError, IndexError) as exc:
                     raise _shape_error(op, (a, b), exc) from None
             try:
-                value = forward(a._value, b._value)
+                value = forward(av, bv)
             except AutodiffError:
                 raise
             except (ValueError, IndexError) as exc:
-                raise _shape_error(op, (a, b), exc) from None
+                raise _shape_error(op, (av, bv), exc) from None
             if type(value) is not _FLOAT64 and not value.ndim:
                 value = _FLOAT64(value)
             return Var(value, None, None, op, None, a, b)
@@ -313,6 +313,18 @@ def composite(name: str, *, operands: tuple, attrs: tuple = (), call: str = "ope
         return function
 
     return register
+
+
+def _constant_value(x):
+    """A plain number or array used with Vars, as an engine value (float64), without a node."""
+    kind = type(x)
+    if kind is _FLOAT64:
+        return x
+    if kind is float:
+        return _FLOAT64(x)
+    if kind is np.ndarray and x.dtype is _FLOAT64_DTYPE and x.ndim:
+        return x  # already an engine value: no conversion to check
+    return as_value(x, "an operand")
 
 
 def _constant(x) -> Var:

@@ -75,9 +75,11 @@ class Var:
 
     The parents are kept in slots, not in a tuple of their own: ``_first`` and ``_second`` (None
     when absent), and ``_more``, the whole tuple, only for an op with more than two operands. A
-    graph of a million nodes then has a million fewer objects for Python's cyclic garbage
-    collector to walk, again and again, while the graph grows (it was most of the time of a long
-    chain). ``parents`` builds the tuple when asked; the backward pass reads the slots.
+    constant operand (the 0.99 of ``x * 0.99``, the W of ``X @ W``) is kept there as its value:
+    its leaf node is made the first time someone asks for ``parents`` (a Trace, a program), which
+    a gradient never does. A graph of a million nodes then has a million fewer objects, and fewer
+    still, for Python's cyclic garbage collector to walk, again and again, while the graph grows
+    (that was most of the time of a long chain). The backward pass reads the slots.
     """
 
     __slots__ = ("_value", "_first", "_second", "_more", "op", "attrs", "name", "loc", "scope")
@@ -124,14 +126,21 @@ class Var:
 
     @property
     def parents(self) -> tuple:
-        """The operands, in argument order (a tuple, built from the slots)."""
+        """The operands, in argument order: a tuple built from the slots, with a constant operand's
+        leaf made (once, then kept in its slot) if it has none yet."""
         if self._more is not None:
             return self._more
         first = self._first
         if first is None:
             return ()
+        if type(first) is not Var:
+            first = self._first = Var(first, None, ())
         second = self._second
-        return (first,) if second is None else (first, second)
+        if second is None:
+            return (first,)
+        if type(second) is not Var:
+            second = self._second = Var(second, None, ())
+        return (first, second)
 
     # ---- reading --------------------------------------------------------------------------
     @property
