@@ -385,3 +385,64 @@ def test_hostile_names_lay_out_as_text(name):
     group = root.find(f".//{{{SVG_NS}}}g[@id='n{tr.inputs[name]}']")
     assert group.find(f"{{{SVG_NS}}}text").text == " ".join(name.split())
     assert not root.findall(f".//{{{SVG_NS}}}script") and not root.findall(".//b")
+
+
+# ---- the fallback layout ---------------------------------------------------------------------------------
+
+
+def slots_and_edges(svg: str, view: GraphView) -> None:
+    """Every node with its text slots, and every edge with a path and an arrowhead, as the page needs."""
+    root = ET.fromstring(svg)
+    for node in view.nodes:
+        group = root.find(f".//{{{SVG_NS}}}g[@id='n{node.id}']")
+        assert group is not None and group.get("class") == "node"
+        texts = group.findall(f"{{{SVG_NS}}}text")
+        assert [t.get("data-slot") for t in texts] == [str(i) for i in range(len(view.widest_lines(node.id)))]
+    for edge in view.edges:
+        group = root.find(f".//{{{SVG_NS}}}g[@id='e{edge.id}']")
+        assert group.find(f"{{{SVG_NS}}}path") is not None and group.find(f"{{{SVG_NS}}}polygon") is not None
+
+
+@pytest.mark.parametrize("rankdir", ["TB", "LR"])
+def test_the_layered_fallback_draws_what_the_page_needs(rankdir):
+    from ui.layered import layered_svg, node_ranks
+
+    view = GraphView(run(next(e for e in load_examples() if "MLP" in e.title).program))
+    svg = layered_svg(view, rankdir)
+    slots_and_edges(svg, view)
+    root = ET.fromstring(svg)
+    _, rank = node_ranks(view)
+    centre = {}
+    for node in view.nodes:
+        shape = root.find(f".//{{{SVG_NS}}}g[@id='n{node.id}']")
+        first_text = shape.find(f"{{{SVG_NS}}}text")
+        centre[node.id] = (float(first_text.get("x")), float(first_text.get("y")))
+    along = 1 if rankdir == "TB" else 0  # ranks go down (TB) or right (LR)
+    for edge in view.edges:  # every edge points from a lower rank to a higher one, drawn that way
+        assert rank[edge.parent] < rank[edge.child]
+        assert centre[edge.parent][along] < centre[edge.child][along]
+
+
+def test_graphs_dot_cannot_lay_out_fall_back(monkeypatch):
+    import ui.layout as layout
+
+    view = GraphView(seed())
+
+    def broken(*args, **kwargs):
+        raise layout.LayoutError("call stack exhausted")
+
+    monkeypatch.setattr(layout, "render_svg", broken)
+    svg = layout.layout_svg(view)
+    slots_and_edges(svg, view)
+    assert 'id="graph0"' in svg
+
+
+def test_the_largest_program_gets_a_layout_and_a_small_payload():
+    from bench.programs import largest_program
+
+    tr = run(largest_program())
+    assert len(tr.nodes) > 4000
+    payload = studio.compressed_payload(tr)
+    assert len(payload.data) < 5_000_000
+    page, program = decode(studio.payload(b"{}", payload))
+    assert len(program["looks"]) == len(tr.nodes) and program["tEnd"] == tr.t_end
