@@ -500,7 +500,7 @@ def test_non_text_is_refused():
 
 # ---- fuzzing -------------------------------------------------------------------------------------
 
-PROGRAMISH = "xyzWvbe01259.,:;=+-*/@()[]{}_#'\"\\\n \t^<>!~%&|?`$ajsumtnhrdoTpi\x00é"
+PROGRAMISH = "xyzWvbe01259.,:;=+-*/@()[]{}_#'\"\\\n \t^<>!~%&|?`$ajsumtnhrdoTpifl\x00é"  # for, if, def, elif
 FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
