@@ -47,8 +47,19 @@ def toposort(output: Var) -> list:
         push(node)
         # Pushed last-first so the first argument is popped first: the order then follows the
         # left-to-right evaluation of the expression, which is what a reader of the graph expects.
-        # (parents, not the slots: the constants' leaves are part of the picture a Trace draws.)
-        for parent in reversed(node.parents):
+        # The slots, read directly; a slot that still holds a constant's value goes through
+        # parents, which makes its leaf (once): constants are part of the picture a Trace draws.
+        more = node._more
+        if more is None:
+            first, second = node._first, node._second
+            if (first is not None and type(first) is not Var) or (second is not None and type(second) is not Var):
+                first, second = (node.parents + (None,))[:2]
+            if second is not None and second not in expanded:
+                push(second)
+            if first is not None and first not in expanded:
+                push(first)
+            continue
+        for parent in reversed(more):
             if parent not in expanded:
                 push(parent)
     return order
@@ -66,15 +77,15 @@ def _active_nodes(order: list, wrt: set):
             active.add(node)
             active_order.append(node)
             continue
-        parents = node.parents
-        if not parents:
+        first, second, more = node._first, node._second, node._more
+        if first is None:
             nested = nested or (type(node.attrs) is GradScope and node.attrs.active)
             continue
-        for parent in parents:
-            if parent in active:
-                active.add(node)
-                active_order.append(node)
-                break
+        # (A slot may hold a constant's value, not a Var: such a parent is never active.)
+        if (type(first) is Var and first in active) or (type(second) is Var and second in active) or (
+                more is not None and any(p in active for p in more)):
+            active.add(node)
+            active_order.append(node)
     return active, active_order, nested
 
 
@@ -274,11 +285,16 @@ def _sweep_general(active_order: list, active: set, wrt: set, grads: dict, creat
         if g is None:  # reached only through an input, past which nothing is sent
             continue
         op = node.op
-        parents = node.parents
+        more = node._more
+        if more is not None:
+            parents = more
+        else:  # the slots, as a tuple (a slot may hold a constant's value: a constant operand)
+            first, second = node._first, node._second
+            parents = (first,) if second is None else (first, second)
         if create_graph:
             ans, args = node, parents
         else:
-            ans, args = node._value, [p._value for p in parents]
+            ans, args = node._value, [p._value if type(p) is Var else p for p in parents]
         attrs = node.attrs
         vjps = op.vjps
         if record is not None:
@@ -286,7 +302,7 @@ def _sweep_general(active_order: list, active: set, wrt: set, grads: dict, creat
             record.grads.append(g)
             record.first.append(len(record.parents))
         for position, parent in enumerate(parents):
-            if parent not in active:
+            if type(parent) is not Var or parent not in active:
                 continue
             if attrs:
                 contribution = vjps[position](g, ans, *args, **attrs)

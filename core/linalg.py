@@ -381,3 +381,7 @@ cholesky = primitive("cholesky", _cholesky_forward, symbol="chol",
                      shape=_same_square("cholesky"), cost=_per_matrix(lambda n: n ** 3 / 3), grads=[
     ("A", _cholesky_vjp, r"\bar{A} \mathrel{+}= \operatorname{sym}\!\big(L^{-\top}\Phi(L^\top \bar{L})L^{-1}\big)"),
 ], doc="Lower Cholesky factor of a symmetric positive-definite matrix (symmetric-gradient convention).")
+
+
+# NumPy's linalg namespace in one place: ad.linalg.norm, ad.linalg.svd ... as numpy.linalg.norm.
+from .linalg_spectral import eigh, eigvalsh, norm, pinv, svd, svdvals  # noqa: E402, F401

@@ -37,7 +37,7 @@ def _stack_vjp(position, g, z, *arrays, axis=0):
 
 stack = primitive("stack", lambda *arrays, axis=0: np.stack(arrays, axis), attrs=("axis",), call="sequence",
                   shape=_stack_shape, grads=[
-    ("x", _stack_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}[i]"),
+    ("arrays", _stack_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}[i]"),  # (x_i: the i-th array)
 ])
 
 
@@ -70,7 +70,7 @@ def _concatenate_vjp(position, g, z, *arrays, axis=0):
 
 concatenate = primitive("concatenate", lambda *arrays, axis=0: np.concatenate(arrays, axis), attrs=("axis",),
                         call="sequence", shape=_concatenate_shape, grads=[
-    ("x", _concatenate_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}[\text{block } i]"),
+    ("arrays", _concatenate_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}[\text{block } i]"),
 ])
 
 # ---- compositions ---------------------------------------------------------------------------------

@@ -292,7 +292,8 @@ def _einsum_rule(position, attrs) -> str:
 _EINSUM_RULE = r"\bar{x}_i \mathrel{+}= \operatorname{einsum}(\bar{z}, x_{j \ne i})"
 einsum = primitive("einsum", _einsum_forward, attrs=("subscripts",), call="subscripts", shape=_einsum_shape,
                    cost=_einsum_cost, rule_for=_einsum_rule, symbol="einsum", grads=[
-    ("x", _einsum_vjp, _EINSUM_RULE),
+    # "operands", not a one-letter name: the rule's x_i then stays generic in the app's rendering
+    ("operands", _einsum_vjp, _EINSUM_RULE),
 ])
 
 # ---- tensordot, and the compositions ------------------------------------------------------------
