@@ -59,6 +59,7 @@ class Narration:
     contributions: tuple = ()  # the backward step's Contribution records
     arrays: tuple = ()  # (caption, array, is a gradient) of the arrays too big to write out
     expansions: tuple = ()  # Expansion of each matrix product's contributions, entry by entry
+    where: str = ""  # the calls and loop iterations the node was made in, innermost first, or ""
 
     @property
     def plain_formulas(self) -> tuple:
@@ -88,14 +89,15 @@ def _forward(trace: Trace, t: int) -> Narration:
     node = trace.nodes[trace.forward_steps[t - 1]]
     title = f"Forward {t} of {forward_end}"
     args = ", ".join(trace.title(p) for p in node.parents)
-    summary = f"{title}: {trace.title(node.id)} = {node.op}({args}) = {format_value(node.value)}"
-    sentence = f"**{title}.** Compute `{trace.title(node.id)}` from {_listed(trace, node.parents)}."
+    where = where_made(node)
+    summary = f"{title}: {trace.title(node.id)} = {node.op}({args}) = {format_value(node.value)}{_in(where)}"
+    sentence = f"**{title}.** Compute `{trace.title(node.id)}` from {_listed(trace, node.parents)}{_in(where)}."
     tex_args = ", ".join(tex_name(trace, p) for p in node.parents)
     arrays = _Arrays()
     value = arrays.tex(node.value, trace.title(node.id), gradient=False)
     formula = rf"{tex_name(trace, node.id)} = \operatorname{{{node.op}}}({tex_args}) = {value}"
     return Narration(t, FORWARD, t, forward_end, node.id, title, summary, sentence, (_long_bars(formula),),
-                     arrays=arrays.shown)
+                     arrays=arrays.shown, where=where)
 
 
 def _backward(trace: Trace, t: int) -> Narration:
@@ -128,15 +130,29 @@ def _backward(trace: Trace, t: int) -> Narration:
             expansions.append(expansion)
     sends = "; ".join(f"sends {format_value(c.value)} to {trace.title(c.parent)} "
                       f"(now {format_value(c.accumulated)})" for c in step.contributions)
-    summary = (f"{title}: {trace.title(node.id)} has gradient {format_value(step.grad)}"
+    where = where_made(node)
+    summary = (f"{title}: {trace.title(node.id)}{_in(where)} has gradient {format_value(step.grad)}"
                + (f" and {sends}" if sends else ""))
     receivers = _listed(trace, [c.parent for c in step.contributions]) or "nobody (its parents need no gradient)"
-    sentence = (f"**{title}.** `{trace.title(node.id)}` has its final gradient ḡ = {format_value(step.grad)}; "
-                f"it applies the chain rule and sends a contribution to {receivers}. Each parent adds what "
-                "it receives." + "".join(f" {note}." for note in broadcast_notes))
+    sentence = (f"**{title}.** `{trace.title(node.id)}`{_in(where)} has its final gradient ḡ = "
+                f"{format_value(step.grad)}; it applies the chain rule and sends a contribution to {receivers}. "
+                "Each parent adds what it receives." + "".join(f" {note}." for note in broadcast_notes))
     phase = BACKWARD if t < trace.t_end else END
     return Narration(t, phase, k, total, node.id, title, summary, sentence,
-                     tuple(_long_bars(f) for f in formulas), step.contributions, arrays.shown, tuple(expansions))
+                     tuple(_long_bars(f) for f in formulas), step.contributions, arrays.shown, tuple(expansions),
+                     where)
+
+
+def where_made(node) -> str:
+    """The calls and loop iterations a node was made in, innermost first: "in layer(x, W1, b1),
+    call 2, in iteration t = 3 of the loop on line 4"; "" for a node made at the top level."""
+    return ", ".join(f"in {f.label}, call {f.index}" if f.kind == "call" else
+                     f"in iteration {f.name} = {f.index} of the loop on line {f.line}"
+                     for f in reversed(node.scope))
+
+
+def _in(where: str) -> str:
+    return f" ({where})" if where else ""
 
 
 MAX_EXPANDED_ENTRIES = 400  # a product's contribution with more entries is not expanded
@@ -240,13 +256,13 @@ def tex_name(trace: Trace, node_id: int) -> str:
     if node.kind == "constant":
         return _tex_number(node.value) if np.ndim(node.value) == 0 else r"\mathrm{const}"
     label = re.sub(r"[^A-Za-z0-9_]", "", node.label).strip("_") or f"v_{{{node.id}}}"
-    if len(label) == 1:
-        return label
     match = re.fullmatch(r"([A-Za-z])(\d+)", label)
-    if match:
-        return f"{match[1]}_{{{match[2]}}}"
     escaped = label.replace("_", r"\_")
-    return rf"\mathrm{{{escaped}}}"
+    base = label if len(label) == 1 else f"{match[1]}_{{{match[2]}}}" if match else rf"\mathrm{{{escaped}}}"
+    # The counters of the loops it was made in, as an iterate's superscript (h^{(t=2)}), braced so
+    # that a rule's own superscript after it (b^\top) makes no double superscript.
+    counters = ",".join(f"{re.sub(r'[^A-Za-z0-9]', '', f.name)}={f.index}" for f in node.scope if f.kind == "loop")
+    return f"{{{base}^{{({counters})}}}}" if counters and node.name else base
 
 
 def _tex_number(value) -> str:
@@ -319,6 +335,8 @@ def _long_bars(tex: str) -> str:
             depth += {"{": 1, "}": -1}.get(tex[end], 0)
             end += 1
         inner = tex[start:end - 1]
+        iterate = re.fullmatch(r"\{(.*)(\^\{\([\w=,-]*\)\})\}", inner)  # {h^{(t=2)}}: the bar on h alone
+        inner, counters = (iterate[1], iterate[2]) if iterate else (inner, "")
         subscripted = re.fullmatch(r"([A-Za-z])_\{(\w+)\}", inner)  # v_{2}: the bar on v alone
         if len(inner) == 1:
             barred = rf"\bar{{{inner}}}"
@@ -330,6 +348,8 @@ def _long_bars(tex: str) -> str:
             barred = rf"\bar{{{subscripted[1]}}}_{{{subscripted[2]}{',' + index[1] if index else ''}}}"
         else:
             barred = rf"\overline{{{inner}}}"
+        if counters:
+            barred = f"{{{barred}{counters}}}"
         out += [tex[pos:match.start()], barred]
         pos = end
     out.append(tex[pos:])

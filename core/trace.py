@@ -42,6 +42,21 @@ PENDING, COMPUTED, CURRENT, WAITING, PARTIAL, DONE = "pending", "computed", "cur
 STATUSES = (PENDING, COMPUTED, CURRENT, WAITING, PARTIAL, DONE)
 
 
+class Frame(NamedTuple):
+    """One call of a program's function, or one iteration of a loop: where a node was made.
+
+    A node's ``scope`` is the tuple of frames it was made in, outermost first: ``(for t = 2 (line 5),
+    layer(h, W, b))`` for a node made by the second call of ``layer`` in iteration t = 2. Frames are
+    shared between the nodes of one call or iteration, and ``id`` tells them apart within a run."""
+
+    id: int  # unique per call or iteration within the run, counted from 1 in the order they began
+    kind: str  # "call" or "loop"
+    label: str  # "layer(x, W1, b1)" (the call as written) or "for i = 3 (line 4)"
+    line: int  # the line of the call, or of the for statement
+    name: str  # the function's name, or the loop's counter
+    index: int  # the call's number among the calls of that function (1, 2, ...), or the counter's value
+
+
 class NodeRecord(NamedTuple):
     """One node of the graph as the app sees it. ``id`` is its index in topological order.
 
@@ -61,6 +76,7 @@ class NodeRecord(NamedTuple):
     name: str | None = None  # the user's name, if any
     symbol: str = ""  # the op's short symbol for drawing ("×", "@", "Σ")
     attrs: tuple = ()  # the op's public attributes as (key, text) pairs: (("axis", "0"),)
+    scope: tuple = ()  # the Frames it was made in, outermost first (a program's calls and loop iterations)
 
 
 class Contribution(NamedTuple):
@@ -145,10 +161,14 @@ class Trace:
                         tuple(self.backward_steps), self.program, self.seed, self.note))
 
     def title(self, node_id: int) -> str:
-        """How a node is named on screen: the user's name, else its symbol and id ('× #2')."""
+        """How a node is named on screen: the user's name, with the counters of the loops it was
+        made in ('h (t=2)', 'h (i=0, j=1)'); else its symbol and id ('× #2'). A node made in a
+        function call is titled as the function names it: the call's cluster says which call."""
         node = self.nodes[node_id]
         if node.name or node.kind != "op":
-            return " ".join(node.label.split())  # no newlines or tabs from a hostile name
+            name = " ".join(node.label.split())  # no newlines or tabs from a hostile name
+            counters = ", ".join(f"{f.name}={f.index}" for f in node.scope if f.kind == "loop")
+            return f"{name} ({counters})" if counters and node.name else name
         return f"{node.symbol} #{node.id}"
 
     # ---- the timeline ---------------------------------------------------------------------------
@@ -236,6 +256,28 @@ class Trace:
         return narrate(self, t)
 
     # ---- JSON -------------------------------------------------------------------------------------
+    def frames(self) -> dict:
+        """Every frame some node was made in, by id, in the order they began (calls and loop
+        iterations of a program: ``NodeRecord.scope``), with its parent frame's id or None."""
+        parents = {}
+        for node in self.nodes:
+            for outer, frame in zip((None,) + node.scope, node.scope):
+                parents.setdefault(frame, None if outer is None else outer.id)
+        return {frame.id: (frame, parent) for frame, parent in sorted(parents.items())}
+
+    def frame_steps(self, frame_id: int) -> tuple:
+        """``((first, last), (first, last))``: the timeline positions t of the forward steps, then of
+        the backward steps, of the nodes made in a frame (its nested frames included), each None
+        if there are none. A program makes a frame's nodes one after another, and the backward
+        pass walks the forward order backwards, so each range holds that frame's steps and no
+        other: stepping over a collapsed frame is one jump."""
+        def inside(node_id: int) -> bool:
+            return any(f.id == frame_id for f in self.nodes[node_id].scope)
+
+        forward = [t for t, node_id in enumerate(self.forward_steps, start=1) if inside(node_id)]
+        backward = [self.t_forward_end + k for k, step in enumerate(self.backward_steps, start=1) if inside(step.node)]
+        return tuple((ts[0], ts[-1]) if ts else None for ts in (forward, backward))
+
     def to_dict(self) -> dict:
         """The trace as JSON-ready data (the format is documented in docs/trace-format.md)."""
         return {
@@ -243,10 +285,11 @@ class Trace:
             "program": self.program, "seed": self.seed, "note": self.note,
             "output": self.output, "inputs": dict(self.inputs),
             "grads": {name: _encode(g) for name, g in self.grads.items()},
+            "frames": [{**frame._asdict(), "parent": parent} for frame, parent in self.frames().values()],
             "nodes": [
                 {"id": n.id, "label": n.label, "op": n.op, "parents": list(n.parents), "shape": list(n.shape),
                  "value": _encode(n.value), "kind": n.kind, "line": n.line, "col": n.col, "name": n.name,
-                 "symbol": n.symbol, "attrs": [list(a) for a in n.attrs]}
+                 "symbol": n.symbol, "attrs": [list(a) for a in n.attrs], "scope": [f.id for f in n.scope]}
                 for n in self.nodes
             ],
             "forward_steps": list(self.forward_steps),
@@ -266,12 +309,15 @@ class Trace:
     def from_dict(cls, data: dict) -> Trace:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise AutodiffError(f"not a Backprop Studio trace (expected format {FORMAT!r})")
-        if data.get("version") != VERSION:
+        if data.get("version") not in READABLE_VERSIONS:
             raise AutodiffError(f"trace format version {data.get('version')!r} is not supported (this is {VERSION})")
         try:
+            frames = {f["id"]: Frame(f["id"], f["kind"], f["label"], f["line"], f["name"], f["index"])
+                      for f in data.get("frames", ())}  # version 1 has none
             nodes = tuple(
                 NodeRecord(n["id"], n["label"], n["op"], tuple(n["parents"]), tuple(n["shape"]), _decode(n["value"]),
-                           n["kind"], n["line"], n["col"], n["name"], n["symbol"], tuple(tuple(a) for a in n["attrs"]))
+                           n["kind"], n["line"], n["col"], n["name"], n["symbol"], tuple(tuple(a) for a in n["attrs"]),
+                           tuple(frames[i] for i in n.get("scope", ())))
                 for n in data["nodes"]
             )
             steps = tuple(
@@ -296,25 +342,29 @@ class Trace:
 
     # ---- building -------------------------------------------------------------------------------
     @classmethod
-    def build(cls, output: Var, inputs: dict, *, program: str | None = None, seed: int | None = None) -> Trace:
+    def build(cls, output: Var, inputs: dict, *, program: str | None = None, seed: int | None = None,
+              made=None) -> Trace:
         """Record the graph of ``output`` and its backward pass with respect to ``inputs``.
 
-        The nodes are ordered by where the program made them (stable, so ties keep the
-        topological order, which they respect since a name is bound before it is used), and the
-        backward pass walks exactly the reverse of that order. A non-scalar output gives a
+        The nodes are ordered as the program made them: by ``made`` (the nodes in the order the
+        program computed them; the language passes it, since a loop runs the same lines again),
+        else by line. The sort is stable and keys never decrease along an edge, so the order stays
+        topological, and the backward pass walks exactly its reverse. A non-scalar output gives a
         forward-only trace with a ``note``: there is no single gradient to show.
         """
         order = toposort(output)
-        if any(v.loc is not None for v in order):
-            # Each node's key is the latest line of itself and its parents (a node the program
+        if made is not None or any(v.loc is not None for v in order):
+            # Each node's key is the latest of its own and its parents' keys (a node the program
             # did not place, like a gradient node built by create_graph, has only its parents';
             # a sub-expression on a later line of a multi-line statement lifts its consumers), so
             # the key never decreases along an edge and the stable sort stays topological.
-            line = {}
+            rank = {v: i for i, v in enumerate(made)} if made is not None else None
+            key = {}
             for v in order:
-                after_parents = max((line[p] for p in v.parents), default=0)
-                line[v] = after_parents if v.loc is None else max(v.loc[0], after_parents)
-            order.sort(key=line.__getitem__)
+                after_parents = max((key[p] for p in v.parents), default=0)
+                own = rank.get(v) if rank is not None else v.loc[0] if v.loc is not None else None
+                key[v] = after_parents if own is None else max(own, after_parents)
+            order.sort(key=key.__getitem__)
         ids = {v: i for i, v in enumerate(order)}
         input_ids = {name: ids[v] for name, v in inputs.items() if v in ids}
         input_nodes = set(inputs.values())
@@ -360,7 +410,8 @@ def _make_index(n: int, forward_steps, steps) -> tuple:
 
 
 FORMAT = "backprop-studio/trace"
-VERSION = 1
+VERSION = 2  # 2: frames and each node's scope (a program's calls and loop iterations)
+READABLE_VERSIONS = (1, 2)
 _NONFINITE = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}
 
 
@@ -413,7 +464,7 @@ def _node_record(i: int, v: Var, ids: dict, is_input: bool) -> NodeRecord:
     return _new_tuple(NodeRecord, (
         i, label, op.name if op is not None else None, tuple([ids[p] for p in v.parents]), v._value.shape,
         v._value, kind, line, col, v.name, op.symbol if op is not None else "",
-        _public_attrs(op, v.attrs) if op is not None else (),
+        _public_attrs(op, v.attrs) if op is not None else (), v.scope,
     ))
 
 

@@ -82,7 +82,7 @@ class Var:
     (that was most of the time of a long chain). The backward pass reads the slots.
     """
 
-    __slots__ = ("_value", "_first", "_second", "_more", "op", "attrs", "name", "loc")
+    __slots__ = ("_value", "_first", "_second", "_more", "op", "attrs", "name", "loc", "scope")
 
     # Nodes are dict and set keys by identity; == compares values (below), as in NumPy.
     __hash__ = object.__hash__
@@ -122,6 +122,7 @@ class Var:
         self.attrs = _NO_ATTRS if attrs is None else attrs
         self.name = name
         self.loc = None  # (line, col) in a program, set by the expression language
+        self.scope = ()  # the calls and loop iterations that made it (core.trace.Frame), outermost first
 
     @property
     def parents(self) -> tuple:

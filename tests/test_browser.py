@@ -113,7 +113,7 @@ def test_presentation_mode_keys_and_readable_text(server):
         open_studio(page, share_link(server, MLP, t="3"))
         page.get_by_text("Presentation mode").click()  # with the mouse: the focus stays on the toggle
         page.wait_for_selector(".stTextArea", state="detached", timeout=30000)
-        assert phase(page) == "Forward 3 of 8"
+        wait_for_phase(page, "Forward 3 of 8")  # the step view redraws for presentation mode
         page.keyboard.press("ArrowRight")
         wait_for_phase(page, "Forward 4 of 8")
         page.keyboard.press("PageDown")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +46,51 @@ def test_example_gradients_match_finite_differences(example):
         ad.check_grads(f, *values, rtol=1e-5, atol=1e-6)
 
 
+def test_the_gallery_has_dynamic_programs():
+    """Loops, a branch and a function, each showing what it is there for."""
+    by_title = {e.title: e.program for e in EXAMPLES}
+    rnn = run(by_title["An RNN through time: shared weights"])
+    W = rnn.inputs["W"]
+    assert rnn.contributions_expected(W) == 4  # one per step: the shared weight's fan-out through time
+    assert [rnn.title(n.id) for n in rnn.nodes if n.name == "h" and n.op][-1] == "h (t=3)"
+    gd = run(by_title["Gradient descent, differentiated: the learning rate's gradient"])
+    A, c = np.array([[3.0, 0.5], [0.5, 1.0]]), np.array([1.0, -1.0])
+
+    def loss_after_three_steps(lr):
+        w = np.zeros(2)
+        for _ in range(3):
+            w = w - lr * (A @ w - c)
+        return 0.5 * w @ A @ w - c @ w
+
+    h = 1e-6
+    assert float(gd.grads["lr"]) == pytest.approx(
+        (loss_after_three_steps(0.2 + h) - loss_after_three_steps(0.2 - h)) / (2 * h), rel=1e-6)
+    newton = run(by_title["Newton's method for √a"])
+    assert float(newton.nodes[newton.output].value) == pytest.approx(math.sqrt(2), abs=1e-15)
+    assert float(newton.grads["a"]) == pytest.approx(1 / (2 * math.sqrt(2)), rel=1e-9)
+    branch = by_title["A branch: the graph follows the input's sign"]
+    right, left = run(branch), run(branch.replace("x = 1.5", "x = -1.5"))
+    assert {n.op for n in right.nodes if n.op} == {"multiply"} and "exp" in {n.op for n in left.nodes}
+    assert float(left.grads["x"]) == pytest.approx(3 * math.exp(-1.5))
+    mlp = run(by_title["A two-layer MLP with a layer function"])
+    assert [f.label for f, _ in mlp.frames().values()] == ["layer(x, W1, b1)", "layer(h, W2, b2)"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page's KaTeX")
+def test_every_formula_of_the_gallery_renders_in_katex():
+    formulas = []
+    for example in EXAMPLES:
+        trace = run(example.program)
+        for t in range(trace.t_end + 1):
+            narration = trace.explain(t)
+            formulas += list(narration.formulas) + [e for x in narration.expansions for e in x.entries]
+    result = subprocess.run(["node", str(ROOT / "tests" / "katex_check.mjs")], input=json.dumps(formulas),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "", result.stdout[:2000]
+    assert len(formulas) > 500
+
+
 def test_seed_example_is_the_seed_figure():
     trace = run(EXAMPLES[0].program)
     assert float(trace.grads["x"]) == 4.0 and float(trace.grads["y"]) == 2.0
@@ -68,7 +115,7 @@ def test_cli_json_round_trips(tmp_path):
     assert result.returncode == 0, result.stderr
     trace = ad.Trace.from_json(result.stdout)
     assert trace.seed == 3 and trace.program.startswith("W = randn")
-    assert json.loads(result.stdout)["version"] == 1
+    assert json.loads(result.stdout)["version"] == 2
 
 
 def test_cli_reports_a_located_error():

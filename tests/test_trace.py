@@ -153,9 +153,13 @@ def test_json_round_trip_and_versioning():
     tr = ad.trace(lambda x, y: ad.sum(ad.log(x) * y), np.array([0.0, 1.0]), np.array([1.0, 2.0]))
     text = tr.to_json()
     data = json.loads(text)  # strict JSON: -inf is encoded as a string
-    assert data["format"] == "backprop-studio/trace" and data["version"] == 1
+    assert data["format"] == "backprop-studio/trace" and data["version"] == 2
     back = Trace.from_json(text)
     assert back.to_json() == text
+    # Version 1 (no frames, no scopes) is still read: every node made outside any call or loop.
+    old = {**data, "version": 1, "nodes": [{k: v for k, v in n.items() if k != "scope"} for n in data["nodes"]]}
+    del old["frames"]
+    assert Trace.from_dict(old).to_json() == text and all(n.scope == () for n in back.nodes)
     assert np.isneginf(back.nodes[back.forward_steps[0]].value[0])
     for t in range(tr.t_end + 1):
         statuses = [tr.status_at(i, t) for i in range(len(tr.nodes))]

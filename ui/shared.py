@@ -110,7 +110,11 @@ def program_store() -> ProgramStore:
 
 
 @st.cache_resource(show_spinner=False)
-def memory_janitor() -> memory.MemoryJanitor:
+def memory_janitor() -> memory.MemoryJanitor | None:
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():  # AppTest runs the page without a server: no sessions to look after
+        return None
     # BACKPROP_JANITOR_SECONDS: a shorter round for the session-memory test.
     interval = float(os.environ.get("BACKPROP_JANITOR_SECONDS", memory.DEFAULT_INTERVAL))
     return memory.MemoryJanitor.start(interval, sweepers=(program_store().drop_idle,))

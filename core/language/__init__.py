@@ -1,0 +1,187 @@
+r"""The program language: a program's text in, a graph of ``Var``\ s out, nothing ever run by Python.
+
+    x = 2.0                      # a literal at the top level: an input
+    W = randn(3, 2)              # constructors: randn rand zeros ones eye full spd, seeded
+    def layer(h, W, b):
+        return tanh(W @ h + b)
+    h = [1.0, 2.0]
+    for t in range(3):           # loops over range(n): n known from the text
+        h = layer(h, W.T @ W, x) # rebinding makes a new node, titled h (t=0), h (t=1), ...
+    if sum(h) > 0:               # branches on values: the graph holds the path taken
+        h = h * 2
+    loss = sum(h ** 2)           # the last line is the output
+
+Safety comes from *what is absent*: the text is parsed with ``ast`` and the whole tree is checked
+against a whitelist (``syntax``) before anything runs; the interpreter (``interpreter``) walks that
+tree and calls the engine's functions, looked up in its own table (``FUNCTIONS``: the engine's
+``core.FUNCTIONS`` minus indexing's internals and what returns several arrays). There is no
+``eval``, ``exec`` or ``compile``, no ``getattr`` with a user-chosen name, no attribute but ``.T``,
+no name starting with ``_``, and strings only as einsum's subscripts and keyword values.
+
+One interpreter, two runs (``domains``): ``parse`` runs it *abstractly* (shapes and costs from the
+op table's rules), which enforces every limit, the time budget included, before anything is
+allocated; ``build`` runs it *concretely* and makes the graph. Only an ``AutodiffError`` ever
+leaves ``parse``/``build``/``run``/``as_function``, whatever the text.
+
+Decisions the app and the tests rely on (docs/language.md has them for users):
+
+* **Inputs** are the top-level names bound to a literal (a number, a list of numbers, ``pi``/``e``)
+  or a constructor, outside any loop, if or function; a whole number used as a count or an index
+  (``T = 4`` with ``range(T)``) is a count, not an input. The same literal inside a loop, an if or a
+  function is a constant. A constructor inside an expression is a constant.
+* **Rebinding** is allowed anywhere; each binding is a new node with that name (an alias ``y = x``
+  binds y to x's very node). An input is bound once.
+* **Random streams**: ``default_rng([seed, crc32(name), k, *loop counters])``: the same program and
+  seed give the same numbers, editing one line does not reshuffle the others, and each iteration
+  of a loop draws anew.
+* **Locations and scopes**: every node gets ``loc = (line, col)`` of the sub-expression that made
+  it and ``scope``, the calls and loop iterations it was made in (``core.trace.Frame``).
+  ``ExpressionError`` carries ``line``, ``col``, ``end_col``; an error inside a loop or a call says
+  which: "… (in iteration i = 3 of the loop on line 4)".
+* **Non-finite values are errors** where they appear (``log(-1)``), unless ``as_function(...,
+  check_finite=False)`` (function plots sweep through domain edges).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from types import MappingProxyType
+
+from ..errors import AutodiffError, ExpressionError
+from .budget import DEFAULT_LIMITS, Limits
+from .domains import Abstract, Concrete
+from .interpreter import CONSTANTS as _CONSTANTS
+from .interpreter import FUNCTIONS as _FUNCTIONS
+from .interpreter import Interpreter
+from .syntax import CONSTRUCTOR_NAMES, Program, Statement, check, locate, offsets, split_lines
+
+FUNCTIONS = MappingProxyType(_FUNCTIONS)
+FUNCTION_NAMES = tuple(FUNCTIONS)
+CONSTANTS = MappingProxyType(_CONSTANTS)
+
+__all__ = ["parse", "build", "run", "as_function", "input_span", "caret_excerpt", "split_lines", "Program",
+           "Statement", "Limits", "DEFAULT_LIMITS", "FUNCTIONS", "FUNCTION_NAMES", "CONSTRUCTOR_NAMES",
+           "CONSTANTS", "locate"]
+
+
+def _safely(work, *args):
+    """The final safety net: whatever happens, only an ``AutodiffError`` leaves the language."""
+    import numpy as np
+
+    try:
+        with np.errstate(all="ignore"):  # non-finite values are reported, not warned about
+            return work(*args)
+    except AutodiffError:
+        raise
+    except RecursionError:
+        raise ExpressionError("the program is nested too deeply to evaluate", 1, 1) from None
+    except MemoryError:
+        raise ExpressionError("the program needs more memory than is available", 1, 1) from None
+    except Exception as exc:
+        raise ExpressionError(f"internal error: {type(exc).__name__}: {exc}", 1, 1) from exc
+
+
+def parse(text, limits: Limits = DEFAULT_LIMITS) -> Program:
+    """Check a program against the whitelist, then run it abstractly: names, shapes, and every
+    limit (nodes, sizes, iterations, time) are checked; nothing is allocated or computed."""
+    return _safely(_parse, text, limits)
+
+
+def _parse(text, limits: Limits) -> Program:
+    if not isinstance(limits, Limits):
+        raise AutodiffError(f"limits must be a Limits, not {type(limits).__name__}")
+    program = check(text, limits)
+    domain = Abstract(program, limits)
+    interpreter = Interpreter(program, domain, limits)
+    interpreter.run()
+    shapes = {name: value.shape for name, value in interpreter.inputs.items()}
+    return dataclasses.replace(program, input_shapes=shapes, operations=domain.meter.operations)
+
+
+def _checked(source, seed, limits: Limits) -> tuple:
+    if not isinstance(limits, Limits):
+        raise AutodiffError(f"limits must be a Limits, not {type(limits).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise AutodiffError(f"the seed must be a whole number ≥ 0, not {seed!r}")
+    program = source if isinstance(source, Program) else _parse(source, limits)
+    return program, int(seed)
+
+
+def build(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS, values=None) -> tuple:
+    """Evaluate a program into a graph: ``(output Var, {input name: input Var})``, inputs in order.
+
+    ``values`` (input name -> number or array of that input's shape) replaces the literals of
+    those inputs: a program with other input values, without writing them into its text (the
+    training view opens step k this way, whatever the size of its parameters)."""
+    return _build(text_or_program, seed, limits, values)[:2]
+
+
+def _build(text_or_program, seed, limits, values=None) -> tuple:
+    """(output, inputs, the nodes in the order the program made them)."""
+
+    def work():
+        program, checked_seed = _checked(text_or_program, seed, limits)
+        unknown = set(values or ()) - set(program.input_names)
+        if unknown:
+            raise AutodiffError(f"the program has no input {sorted(unknown)[0]!r}; its inputs are "
+                                f"{', '.join(program.input_names) or 'none'}")
+        domain = Concrete(program, checked_seed, limits, values=values)
+        interpreter = Interpreter(program, domain, limits)
+        return interpreter.run(), dict(interpreter.inputs), domain.made
+
+    return _safely(work)
+
+
+def as_function(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS, *,
+                check_finite: bool = True) -> tuple:
+    """``(input names, f)`` where ``f(*values)`` evaluates the program with those input values.
+
+    ``f`` works on plain numbers and arrays and on Vars, so ``ad.grad(f)``, ``ad.check_grads(f,
+    *values)`` and function plots all use the very tree that ``build`` evaluates. Constants drawn
+    by constructors inside expressions are the same as in ``build`` with the same seed. Each value
+    must have its input's shape in the program (the limits were checked for those shapes).
+    """
+    program, checked_seed = _safely(_checked, text_or_program, seed, limits)
+    names = program.input_names
+
+    def program_function(*values):
+        if len(values) != len(names):
+            raise AutodiffError(f"the program has {len(names)} inputs ({', '.join(names)}); got {len(values)} values")
+        from ..var import Var, as_value
+
+        # Plain values stay plain (only Vars record graph), so a function plot runs at NumPy speed.
+        overrides = {n: v if type(v) is Var else as_value(v, n) for n, v in zip(names, values)}
+        domain = Concrete(program, checked_seed, limits, overrides, check_finite)
+        return _safely(Interpreter(program, domain, limits).run)
+
+    return names, program_function
+
+
+def run(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS, values=None):
+    """Parse, build and trace a program: the ``Trace`` the app steps through (``values`` as in
+    ``build``)."""
+    from ..trace import Trace  # the trace layer depends on the engine, not on the language
+
+    output, inputs, made = _build(text_or_program, seed, limits, values)
+    text = text_or_program.text if isinstance(text_or_program, Program) else text_or_program
+    return _safely(lambda: Trace.build(output, inputs, program=text, seed=seed, made=made))
+
+
+def caret_excerpt(text: str, line: int | None, col: int | None) -> str | None:
+    """The offending line of ``text`` with a caret under ``col`` (both 1-based), numbered as the
+    language numbers lines; None when the location is not in the text."""
+    lines = split_lines(text)
+    if not line or not 1 <= line <= len(lines):
+        return None
+    return f"{line:>3} | {lines[line - 1]}\n    | " + " " * max((col or 1) - 1, 0) + "^"
+
+
+def input_span(text: str, name: str):
+    """Character offsets ``(start, end)`` of the right-hand side of the statement that binds the
+    input ``name`` (the literal the app's what-if box edits), or None if there is none."""
+    program = _safely(check, text, DEFAULT_LIMITS)
+    for stmt in program.inputs:
+        if stmt.targets[0].id == name:
+            return offsets(text, stmt.value, program.lines)
+    return None
