@@ -309,3 +309,17 @@ def test_what_if_with_hundreds_of_inputs_offers_a_few_at_a_time():
     at = app(program=neuron_layer_program(10, 3))  # 40 scalar inputs
     boxes = [w for w in at.number_input if w.key and w.key.startswith("whatif_")]
     assert len(boxes) == 8 and at.multiselect(key=Widget.WHAT_IF_INPUTS).value[:2] == ["x0", "x1"]
+
+
+def test_opening_and_closing_a_frame_lays_the_graph_out_again():
+    rnn = next(e for e in load_examples() if "RNN" in e.title).program
+    at = app(program=rnn, t="10")
+    _, program = payload(at)
+    assert not any(f[4] for f in program["frames"]) and len(program["frames"]) == 4
+    report(at, t=12, collapsed=[2])
+    page, program = payload(at)
+    assert [f[0] for f in program["frames"] if f[4]] == [2] and "f2" in program["svg"]
+    assert link(at)["collapsed"] == "2" and at.session_state[Model.T] == 12
+    assert page["request"]["t"] == 10  # the browser keeps its own step: no new request
+    report(at, collapsed=[])
+    assert not any(f[4] for f in payload(at)[1]["frames"]) and link(at)["collapsed"] == "none"

@@ -248,3 +248,35 @@ def test_after_a_server_restart_the_page_comes_back_and_nothing_typed_is_lost():
             page.wait_for_timeout(3000)  # the new session's first run has finished
             assert page.locator("textarea").input_value() == SEED_PROGRAM + "w = z * 2"
             assert phase(page) == "Backward 1 of 2"
+
+
+def test_collapse_expand_and_step_over_and_into_a_loop_iteration(server):
+    rnn = next(e for e in load_examples() if "RNN" in e.title).program
+    collapsed = "() => new URL(location.href).searchParams.get('collapsed')"
+    with chromium_page() as page:
+        open_studio(page, share_link(server, rnn, t="6", collapsed="2,3"))
+        assert page.locator(f"{GRAPH_SVG} g#f2").count() == 1  # iteration t = 1 drawn as one node
+        page.locator(hook("next")).click()
+        wait_for_phase(page, "Forward 12 of 26")  # its six steps in one
+        page.locator(hook("prev")).click()
+        wait_for_phase(page, "Forward 6 of 26")
+        page.locator(hook("next")).click()
+        wait_for_phase(page, "Forward 12 of 26")
+        page.screenshot(path=str(ARTIFACTS / "rnn-collapsed.png"))
+        page.locator(hook("step_into")).click()  # open it, at its first step
+        page.wait_for_function(f"() => ({collapsed})() === '3'", timeout=30000)
+        wait_for_phase(page, "Forward 7 of 26")
+        page.wait_for_selector(f"{GRAPH_SVG} g#n11", timeout=30000)  # its nodes are back
+        assert page.locator(f"{GRAPH_SVG} g#f2").count() == 0
+        page.locator(hook("follow")).locator("input").uncheck()  # the whole graph in view, and kept there
+        page.locator(hook("fit")).click()
+        page.wait_for_timeout(500)
+        page.locator(f"{GRAPH_SVG} g#k1 text").first.click()  # a box's label closes the box
+        page.wait_for_function(f"() => ({collapsed})() === '1,3'", timeout=30000)
+        page.wait_for_selector(f"{GRAPH_SVG} g#f1", timeout=30000)
+        page.locator(hook("fit")).click()
+        page.wait_for_timeout(500)
+        page.locator(f"{GRAPH_SVG} g#f3").click()  # a collapsed iteration opens on a click
+        page.wait_for_function(f"() => ({collapsed})() === '1'", timeout=30000)
+        assert phase(page) == "Forward 7 of 26"  # the step stayed through every layout
+        page.screenshot(path=str(ARTIFACTS / "rnn-opened.png"))

@@ -146,3 +146,18 @@ def test_the_tool_cache_keeps_only_the_newest_results():
     calls = []
     S.remember(state, ("tool", S.TOOL_CACHE_ENTRIES + 4), lambda: calls.append(1))
     assert not calls  # a kept result is not computed again
+
+
+def test_collapsed_frames_are_in_the_link_and_in_the_reports():
+    state = fresh(program=SEED_PROGRAM, collapsed="2,1")
+    assert state[Model.COLLAPSED] == frozenset({1, 2}) and S.link_params(state)[Link.COLLAPSED] == "1,2"
+    assert fresh(program=SEED_PROGRAM, collapsed="none")[Model.COLLAPSED] == frozenset()
+    assert fresh(program=SEED_PROGRAM, collapsed="x,y")[Model.COLLAPSED] is None  # the default
+    state = fresh(program=SEED_PROGRAM)
+    assert Link.COLLAPSED not in S.link_params(state)
+    assert report(state, collapsed=[3])
+    assert state[Model.COLLAPSED] == frozenset({3}) and S.link_params(state)[Link.COLLAPSED] == "3"
+    report(state, collapsed=[])
+    assert S.link_params(state)[Link.COLLAPSED] == "none"
+    report(state, collapsed="all")  # not a list of frame ids: ignored
+    assert state[Model.COLLAPSED] == frozenset()

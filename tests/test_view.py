@@ -405,13 +405,16 @@ def slots_and_edges(svg: str, view: GraphView) -> None:
 
 @pytest.mark.parametrize("rankdir", ["TB", "LR"])
 def test_the_layered_fallback_draws_what_the_page_needs(rankdir):
-    from ui.layered import layered_svg, node_ranks
+    from ui.clusters import Clusters
+    from ui.layered import layered_svg, ranks_of
 
     view = GraphView(run(next(e for e in load_examples() if "MLP" in e.title).program))
-    svg = layered_svg(view, rankdir)
+    items, links = Clusters(view).shown()
+    svg = layered_svg(items, links, rankdir)
     slots_and_edges(svg, view)
     root = ET.fromstring(svg)
-    _, rank = node_ranks(view)
+    _, item_rank = ranks_of(len(items), links)
+    rank = {int(item.dot_id[1:]): r for item, r in zip(items, item_rank)}
     centre = {}
     for node in view.nodes:
         shape = root.find(f".//{{{SVG_NS}}}g[@id='n{node.id}']")
@@ -446,3 +449,71 @@ def test_the_largest_program_gets_a_layout_and_a_small_payload():
     assert len(payload.data) < 5_000_000
     page, program = decode(studio.payload(b"{}", payload))
     assert len(program["looks"]) == len(tr.nodes) and program["tEnd"] == tr.t_end
+
+
+# ---- calls and loop iterations ----------------------------------------------------------------------
+
+
+def rnn():
+    return run(next(e for e in load_examples() if "RNN" in e.title).program)
+
+
+def test_frames_are_boxes_and_a_collapsed_one_is_a_node():
+    from ui.clusters import Clusters
+
+    tr = rnn()
+    view = GraphView(tr)
+    dot = digraph(view).source
+    assert dot.count("subgraph cluster_k") == 4 and 'label="for t = 2 (line 6)"' in dot
+    collapsed = Clusters(view, {2})
+    dot = digraph(view, clusters=collapsed).source
+    assert dot.count("subgraph cluster_k") == 3 and "f2 [" in dot
+    hidden = [i for i, owner in enumerate(collapsed.owner) if owner == 2]
+    assert hidden and all(f"n{i} [" not in dot for i in hidden)
+    for edge in collapsed.edges:  # every edge that crossed the frame's border now ends at it
+        assert ("f", 2) in (edge.source, edge.target) and edge.source != edge.target
+    items, links = collapsed.shown()
+    assert [item.dot_id for item in items].count("f2") == 1
+    assert all(link.source < link.target for link in links)  # forward: the layered fallback needs it
+
+
+def test_a_collapsed_frame_sums_its_nodes_up_at_every_step():
+    from ui.clusters import Clusters
+
+    tr = rnn()
+    clusters = Clusters(GraphView(tr), {2})
+    (first, last), (back_first, back_last) = tr.frame_steps(2)
+    assert clusters.node_look(2, first - 1).status == "pending"
+    assert clusters.node_look(2, first).status == "current" and clusters.node_look(2, last).status == "current"
+    assert clusters.node_look(2, last + 1).status == "computed"
+    assert clusters.node_look(2, last + 1).lines[1].startswith("= [")  # its output's value
+    assert clusters.node_look(2, back_first).status == "current"
+    assert clusters.node_look(2, tr.t_end).status == "done" and clusters.node_look(2, tr.t_end).lines[2].endswith("✓")
+    changes = clusters.node_timeline(2)
+    times = [t for t, _ in changes]
+    for t in range(tr.t_end + 1):
+        assert changes[bisect.bisect_right(times, t) - 1][1] == clusters.node_look(2, t)
+
+
+def test_the_payload_says_which_frames_are_collapsed_and_where_their_steps_are():
+    tr = rnn()
+    data = expanded(json.loads(studio.program_payload(tr, "TB", frozenset({3}))))
+    frames = {f[0]: f for f in data["frames"]}
+    assert frames[3][4] is True and frames[1][4] is False
+    assert tuple(frames[3][5]) == tr.frame_steps(3)[0] and tuple(frames[3][6]) == tr.frame_steps(3)[1]
+    assert [fid for fid, _ in data["clusters"]] == [3]
+    assert {i for i, owner in enumerate(data["owner"]) if owner == 3} == \
+        {n.id for n in tr.nodes if any(f.id == 3 for f in n.scope)}
+    assert all(int(end[1:]) == 3 for s, t, _ in data["clusterEdges"] for end in (s, t) if end.startswith("f"))
+
+
+def test_a_big_program_with_frames_starts_collapsed():
+    from ui.clusters import COLLAPSE_ABOVE_NODES, default_collapsed
+
+    small = rnn()
+    assert default_collapsed(small) == frozenset()
+    program = "x = 0.5\nh = x\nfor i in range(60):\n    h = sin(h) * x + h\nloss = h\n"
+    big = run(program)
+    assert len(big.nodes) > COLLAPSE_ABOVE_NODES
+    assert default_collapsed(big) == frozenset(big.frames())  # every iteration, all top level
+    assert studio.prepare(program, 0, None, "TB").collapsed == default_collapsed(big)

@@ -5,16 +5,19 @@ graph more than about a thousand ranks deep (a long unrolled program); past a fe
 it also takes minutes. Such a graph still has to step, so it gets this layout instead: ranks by
 longest path from the inputs (the trace's order is topological, so one pass), each rank ordered by
 the mean position of its parents (one sweep), straight edges. It draws the same SVG structure as
-``layout.clean_svg`` (``g.node#n{i}`` with a shape and ``text[data-slot]``, ``g.edge#e{i}`` with
-a path, an arrowhead and a label), so the page restyles it the same way.
+``layout.clean_svg`` (``g.node`` with the DOT id, a shape and ``text[data-slot]``, ``g.edge`` with
+a path, an arrowhead and a label), so the page restyles it the same way. It draws what is shown:
+the nodes and the collapsed frames (``Item``), and the edges between them (``Link``), in an order
+where every edge goes forward.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import NamedTuple
 
 from .dot import EDGE_FONT_SIZE, FONT, FONT_SIZE
-from .view import GraphView, text_width
+from .view import text_width
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -24,23 +27,39 @@ PAD_X, PAD_Y = 14.0, 6.0
 NODE_GAP, RANK_GAP, MARGIN = 22.0, 44.0, 8.0
 
 
-def node_ranks(view: GraphView) -> tuple:
-    """(parents of each node, rank of each node: its longest path from an input)."""
-    parents = [[] for _ in view.nodes]
-    for edge in view.edges:
-        parents[edge.child].append(edge.parent)
-    rank = [0] * len(view.nodes)
-    for node in view.nodes:  # ids are a topological order
-        rank[node.id] = max((rank[p] + 1 for p in parents[node.id]), default=0)
+class Item(NamedTuple):
+    """Something the graph shows as a node: a node, or a collapsed frame."""
+
+    dot_id: str  # "n3", "f2"
+    shape: str  # "ellipse", "box" or "plaintext"
+    lines: tuple  # the widest text of each slot
+
+
+class Link(NamedTuple):
+    dot_id: str  # "e5", "x1"
+    source: int  # index of an Item
+    target: int  # index of a later Item
+    label: str  # the widest label it ever shows
+
+
+def ranks_of(count: int, links) -> tuple:
+    """(parents of each item, rank of each item: its longest path from an item with no parent).
+    The items are in an order where every link goes forward, so one pass does."""
+    parents = [[] for _ in range(count)]
+    for link in links:
+        parents[link.target].append(link.source)
+    rank = [0] * count
+    for i in range(count):
+        rank[i] = max((rank[p] + 1 for p in parents[i]), default=0)
     return parents, rank
 
 
-def layered_svg(view: GraphView, rankdir: str = "TB") -> str:
-    sizes = [_size(view, node.id) for node in view.nodes]
-    parents, rank = node_ranks(view)
+def layered_svg(items: list, links: list, rankdir: str = "TB") -> str:
+    sizes = [_size(item) for item in items]
+    parents, rank = ranks_of(len(items), links)
     ranks = [[] for _ in range(max(rank, default=0) + 1)]
-    for node in view.nodes:
-        ranks[rank[node.id]].append(node.id)
+    for i in range(len(items)):
+        ranks[rank[i]].append(i)
     across = 0 if rankdir != "LR" else 1  # the axis along a rank: x for TB, y for LR
     centre = {}
     for members in ranks:
@@ -62,7 +81,7 @@ def layered_svg(view: GraphView, rankdir: str = "TB") -> str:
         points[i] = (along, depth_i) if across == 0 else (depth_i, along)
     width = max((points[i][0] + sizes[i][0] / 2 for i in points), default=0.0) + MARGIN
     height = max((points[i][1] + sizes[i][1] / 2 for i in points), default=0.0) + MARGIN
-    return _svg(view, sizes, points, width, height, across)
+    return _svg(items, links, sizes, points, width, height, across)
 
 
 def _mean(values, default: float) -> float:
@@ -70,64 +89,63 @@ def _mean(values, default: float) -> float:
     return sum(values) / len(values) if values else default
 
 
-def _size(view: GraphView, node_id: int) -> tuple:
-    lines = view.widest_lines(node_id)
+def _size(item: Item) -> tuple:
+    lines = item.lines
     width = max(text_width(line) for line in lines) * EM + 2 * PAD_X
     height = len(lines) * LINE + 2 * PAD_Y
-    if view.nodes[node_id].shape == "ellipse":
+    if item.shape == "ellipse":
         width, height = width * 1.3, height * 1.2
     return width, height
 
 
-def _svg(view, sizes, points, width, height, across) -> str:
+def _svg(items, links, sizes, points, width, height, across) -> str:
     ET.register_namespace("", SVG_NS)
     root = ET.Element(f"{{{SVG_NS}}}svg", {
         "width": f"{width:.0f}pt", "height": f"{height:.0f}pt", "viewBox": f"0 0 {width:.1f} {height:.1f}",
         "font-family": f"{FONT},Arial,'Liberation Sans',sans-serif", "font-size": str(FONT_SIZE),
     })
     graph = ET.SubElement(root, f"{{{SVG_NS}}}g", {"id": "graph0", "class": "graph", "transform": "translate(0 0)"})
-    for edge in view.edges:
-        _edge(graph, edge, points, sizes, across, view.widest_edge_label(edge.id))
-    for node in view.nodes:
-        (x, y), (w, h) = points[node.id], sizes[node.id]
-        group = ET.SubElement(graph, f"{{{SVG_NS}}}g", {"id": f"n{node.id}", "class": "node"})
-        if node.shape == "ellipse":
+    for link in links:
+        _edge(graph, link, points, sizes, across)
+    for i, item in enumerate(items):
+        (x, y), (w, h) = points[i], sizes[i]
+        group = ET.SubElement(graph, f"{{{SVG_NS}}}g", {"id": item.dot_id, "class": "node"})
+        if item.shape == "ellipse":
             ET.SubElement(group, f"{{{SVG_NS}}}ellipse", {"cx": f"{x:.1f}", "cy": f"{y:.1f}", "rx": f"{w / 2:.1f}",
                                                           "ry": f"{h / 2:.1f}", "fill": "none", "stroke": "black"})
-        elif node.shape == "box":
+        elif item.shape == "box":
             ET.SubElement(group, f"{{{SVG_NS}}}path", {"d": _rounded(x - w / 2, y - h / 2, w, h, 6.0),
                                                        "fill": "none", "stroke": "black"})
-        lines = view.widest_lines(node.id)
-        top = y - (len(lines) - 1) * LINE / 2 + FONT_SIZE * 0.35
-        for slot, line in enumerate(lines):
+        top = y - (len(item.lines) - 1) * LINE / 2 + FONT_SIZE * 0.35
+        for slot, line in enumerate(item.lines):
             text = ET.SubElement(group, f"{{{SVG_NS}}}text", {
                 "text-anchor": "middle", "x": f"{x:.1f}", "y": f"{top + slot * LINE:.1f}", "data-slot": str(slot)})
             text.text = line
     return ET.tostring(root, encoding="unicode")
 
 
-def _edge(graph, edge, points, sizes, across, label: str) -> None:
-    (x0, y0), (x1, y1) = points[edge.parent], points[edge.child]
+def _edge(graph, link: Link, points, sizes, across) -> None:
+    (x0, y0), (x1, y1) = points[link.source], points[link.target]
     if across == 0:  # TB: leave the bottom of the parent, enter the top of the child
-        start, end = (x0, y0 + sizes[edge.parent][1] / 2), (x1, y1 - sizes[edge.child][1] / 2)
+        start, end = (x0, y0 + sizes[link.source][1] / 2), (x1, y1 - sizes[link.target][1] / 2)
     else:
-        start, end = (x0 + sizes[edge.parent][0] / 2, y0), (x1 - sizes[edge.child][0] / 2, y1)
+        start, end = (x0 + sizes[link.source][0] / 2, y0), (x1 - sizes[link.target][0] / 2, y1)
     dx, dy = end[0] - start[0], end[1] - start[1]
     length = max((dx * dx + dy * dy) ** 0.5, 1e-9)
     ux, uy = dx / length, dy / length
     tip_base = (end[0] - 8 * ux, end[1] - 8 * uy)
-    group = ET.SubElement(graph, f"{{{SVG_NS}}}g", {"id": f"e{edge.id}", "class": "edge"})
+    group = ET.SubElement(graph, f"{{{SVG_NS}}}g", {"id": link.dot_id, "class": "edge"})
     ET.SubElement(group, f"{{{SVG_NS}}}path", {
         "d": f"M{start[0]:.1f},{start[1]:.1f}L{tip_base[0]:.1f},{tip_base[1]:.1f}", "fill": "none", "stroke": "black"})
     left = (tip_base[0] - 3.5 * uy, tip_base[1] + 3.5 * ux)
     right = (tip_base[0] + 3.5 * uy, tip_base[1] - 3.5 * ux)
     arrow = " ".join(f"{px:.1f},{py:.1f}" for px, py in (end, left, right, end))
     ET.SubElement(group, f"{{{SVG_NS}}}polygon", {"points": arrow, "fill": "black", "stroke": "black"})
-    if label:
+    if link.label:
         text = ET.SubElement(group, f"{{{SVG_NS}}}text", {
             "text-anchor": "start", "x": f"{(start[0] + end[0]) / 2 + 5:.1f}", "y": f"{(start[1] + end[1]) / 2:.1f}",
             "font-size": str(EDGE_FONT_SIZE), "data-slot": "0"})
-        text.text = label
+        text.text = link.label
 
 
 def _rounded(x: float, y: float, w: float, h: float, r: float) -> str:

@@ -39,8 +39,9 @@ import xml.etree.ElementTree as ET
 
 from core.errors import AutodiffError
 
+from .clusters import Clusters
 from .dot import FONT, FONT_SIZE, digraph
-from .layered import SVG_NS, layered_svg, node_ranks
+from .layered import SVG_NS, layered_svg, ranks_of
 from .view import GraphView
 
 
@@ -161,19 +162,23 @@ DOT_MAX_NODES = 1500
 DOT_MAX_RANKS = 700
 
 
-def layout_svg(view: GraphView, rankdir: str = "TB", *, timeout: float = LAYOUT_TIMEOUT) -> str:
-    """The layout of every step of ``view``'s graph, as SVG text ready for the page: Graphviz's
-    ``dot`` where it can, in ``timeout`` seconds at most, else the plain layered layout."""
-    _, rank = node_ranks(view)
-    if len(view.nodes) <= DOT_MAX_NODES and max(rank, default=0) <= DOT_MAX_RANKS:
-        g = digraph(view, rankdir=rankdir)
-        if len(view.nodes) > BIG_GRAPH:
+def layout_svg(view: GraphView, rankdir: str = "TB", *, clusters: Clusters | None = None,
+               timeout: float = LAYOUT_TIMEOUT) -> str:
+    """The layout of every step of ``view``'s graph (with ``clusters``' frames collapsed), as SVG
+    text ready for the page: Graphviz's ``dot`` where it can, in ``timeout`` seconds at most, else
+    the plain layered layout."""
+    clusters = clusters or Clusters(view)
+    items, links = clusters.shown()
+    _, rank = ranks_of(len(items), links)
+    if len(items) <= DOT_MAX_NODES and max(rank, default=0) <= DOT_MAX_RANKS:
+        g = digraph(view, rankdir=rankdir, clusters=clusters)
+        if len(items) > BIG_GRAPH:
             g.graph_attr.update(_FAST_LAYOUT)
         try:
             return clean_svg(render_svg(g.source, timeout=timeout))
         except LayoutError:
             pass  # too big or too slow for dot: the plain layout still steps
-    return layered_svg(view, rankdir)
+    return layered_svg(items, links, rankdir)
 
 
 _NUMBER = re.compile(r"-?\d+\.\d+")

@@ -24,6 +24,7 @@ class Model:
     REVISION = "model.revision"  # bumped when the server moves the step itself (see state.py)
     REQUEST = "model.request"  # the view the server asks the browser to show at that revision
     RANKDIR = "model.rankdir"
+    COLLAPSED = "model.collapsed"  # the frames drawn collapsed (a frozenset), or None: the default
     PRESENT = "model.present"
     PLAYING = "model.playing"
     SPEED = "model.speed"
@@ -68,7 +69,8 @@ class Link:
     AUTOPLAY = "autoplay"  # "1" when on
     SPEED = "speed"  # seconds per step
     SECOND = "second"
-    OPTIONAL = ("node", "rankdir", "present", "autoplay", "speed", "second")
+    COLLAPSED = "collapsed"  # frame ids, "1,2,3", or "none"
+    OPTIONAL = ("node", "rankdir", "present", "autoplay", "speed", "second", "collapsed")
 
 
 # The step view component (ui/studio.py, static/studio/*.js): its registered name, the one state
@@ -81,6 +83,7 @@ HOOKS = {
     "play": "play", "next": "next", "last": "last", "slider": "slider", "speed": "speed",
     "graph": "graph", "fit": "fit", "zoom_in": "zoom-in", "zoom_out": "zoom-out", "follow": "follow",
     "animate": "animate", "svg_download": "svg-download", "step": "step", "formulas": "formulas",
-    "inspector": "inspector", "tape": "tape", "expansion": "expansion",
+    "inspector": "inspector", "tape": "tape", "expansion": "expansion", "collapse_all": "collapse-all",
+    "expand_all": "expand-all", "step_into": "step-into",
 }
 STATIC_URL = "app/static"  # where Streamlit serves ./static (server.enableStaticServing)

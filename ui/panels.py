@@ -93,10 +93,14 @@ def step_view() -> None:
     """The step view component. Its report (the step, the picked node, autoplay) reruns only the
     fragment this is called from: the model and the link follow, nothing else is redrawn."""
     state = st.session_state
+    # The browser's last report, before anything is drawn: it may open or close a frame, which
+    # changes what is laid out.
+    S.apply_view_report(state, (state.get(Widget.STUDIO) or {}).get(names.VIEW_STATE))
     if state.get(Model.STALE):
         st.warning("Showing the last program that ran: the editor's text has an error (see above).",
                    icon=":material/history:")
-    key = (state[Model.PROGRAM], state.get(Model.SEED, 0), state.get(Model.SECOND), state.get(Model.RANKDIR, "TB"))
+    key = (state[Model.PROGRAM], state.get(Model.SEED, 0), state.get(Model.SECOND), state.get(Model.RANKDIR, "TB"),
+           state.get(Model.COLLAPSED))
     shown = state.get(Model.SHOWN)
     if shown is None or shown[0] != key:  # the session keeps what it shows, whatever the store drops
         shown = state[Model.SHOWN] = (key, shared.prepared(*key))

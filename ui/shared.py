@@ -120,10 +120,12 @@ def memory_janitor() -> memory.MemoryJanitor | None:
     return memory.MemoryJanitor.start(interval, sweepers=(program_store().drop_idle,))
 
 
-def prepared(program: str, seed: int, second: str | None, rankdir: str) -> studio.Prepared:
-    """The program prepared for the step view (run in a job worker the first time anyone asks)."""
-    return program_store().get((program, seed, second, rankdir), lambda: job_pool().run(
-        studio.prepare, program, seed, second, rankdir, seconds=RUN_SECONDS, memory_bytes=RUN_MEMORY))
+def prepared(program: str, seed: int, second: str | None, rankdir: str, collapsed=None) -> studio.Prepared:
+    """The program prepared for the step view, with the frames ``collapsed`` (None: the program's
+    default), run in a job worker the first time anyone asks."""
+    collapsed = None if collapsed is None else frozenset(collapsed)
+    return program_store().get((program, seed, second, rankdir, collapsed), lambda: job_pool().run(
+        studio.prepare, program, seed, second, rankdir, collapsed, seconds=RUN_SECONDS, memory_bytes=RUN_MEMORY))
 
 
 def bounded(fn, *args, **kwargs):

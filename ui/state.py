@@ -58,6 +58,19 @@ def _parse_speed(text) -> float:
     return min(SPEEDS, key=lambda s: abs(s - speed))
 
 
+def _parse_collapsed(text) -> frozenset | None:
+    """"1,2,5" -> the frames collapsed, "none" -> none, anything else -> None (the default)."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    if text == "none":
+        return frozenset()
+    try:
+        return frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        return None
+
+
 def _parse_node(text):
     try:
         return int(str(text))
@@ -85,6 +98,7 @@ def init(state, query_params, run_program=run, make_gradient_trace=gradient_trac
     state[Model.T], state[Model.NODE], state[Model.REVISION] = 0, None, 0
     state[Widget.EXAMPLE] = next((e.title for e in load_examples() if e.program == program), None)
     run_editor(state, run_program)
+    state[Model.COLLAPSED] = _parse_collapsed(query_params.get(Link.COLLAPSED))
     wanted_second = query_params.get(Link.SECOND)
     trace = state.get(Model.TRACE)
     if wanted_second and trace is not None and wanted_second in trace.inputs:
@@ -142,7 +156,12 @@ def apply_view_report(state, report) -> bool:
     speed = report.get("speed")
     if isinstance(speed, (int, float)) and not isinstance(speed, bool):
         state[Model.SPEED] = _parse_speed(speed)
-    return view_of(state) != before
+    collapsed = report.get("collapsed")
+    changed = False
+    if isinstance(collapsed, list) and all(isinstance(f, int) and not isinstance(f, bool) for f in collapsed):
+        changed = frozenset(collapsed) != state.get(Model.COLLAPSED)
+        state[Model.COLLAPSED] = frozenset(collapsed)
+    return changed or view_of(state) != before
 
 
 def editor_text(state) -> str:
@@ -173,6 +192,8 @@ def run_editor(state, run_program=run) -> None:
     at_end = old is not None and old_t == old.t_end
     same_shape = old is not None and old.t_end == trace.t_end
     state[Model.SECOND] = state[Model.SECOND_TRACE] = None  # a new program: back to its own graph
+    if not same_shape:
+        state[Model.COLLAPSED] = None  # and its frames as a program of its size starts
     state[Model.TRACE] = trace
     state[Model.PROGRAM] = text
     state[Model.ERROR] = None
@@ -294,6 +315,9 @@ def link_params(state) -> dict:
         params[Link.SPEED] = repr(state.get(Model.SPEED, DEFAULT_SPEED))
     if state.get(Model.SECOND):
         params[Link.SECOND] = state[Model.SECOND]
+    collapsed = state.get(Model.COLLAPSED)
+    if collapsed is not None:
+        params[Link.COLLAPSED] = ",".join(map(str, sorted(collapsed))) or "none"
     return params
 
 

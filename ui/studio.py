@@ -32,6 +32,7 @@ from core.narrate import narrate
 from core.trace import Trace, format_value
 
 from . import names
+from .clusters import Clusters, default_collapsed
 from .layout import layout_svg
 from .view import EDGE_STATES, EDGE_STYLES, STATUS_MEANING, STATUS_STYLES, GraphView
 
@@ -45,18 +46,21 @@ PAYLOAD_VERSION = 1
 
 
 class Prepared(NamedTuple):
-    """A program's trace and its step view payload, and how many bytes of numbers they hold."""
+    """A program's trace and its step view payload, how many bytes of numbers they hold, and the
+    frames (calls, loop iterations) drawn collapsed."""
 
     trace: Trace
     payload: ProgramPayload
     nbytes: int
+    collapsed: frozenset = frozenset()
 
 
-def prepare(program: str, seed: int, second: str | None, rankdir: str) -> Prepared:
+def prepare(program: str, seed: int, second: str | None, rankdir: str, collapsed=None) -> Prepared:
     """Run ``program`` (or, with ``second``, build the graph of its gradient with respect to that
     input), check that its pass fits the memory a program may hold, and build the step view's
-    payload. A top-level function of a module without Streamlit: the page runs it in a job
-    worker, within a time and a memory budget."""
+    payload with the frames ``collapsed`` (None: what a program of its size starts with). A
+    top-level function of a module without Streamlit: the page runs it in a job worker, within a
+    time and a memory budget."""
     from core.language import run
     from core.second_order import gradient_trace
 
@@ -65,7 +69,8 @@ def prepare(program: str, seed: int, second: str | None, rankdir: str) -> Prepar
     if nbytes > MAX_TRACE_BYTES:
         raise AutodiffError(f"this program's forward and backward pass hold {nbytes / 2**20:,.0f} MB of numbers; "
                             f"a program may hold {MAX_TRACE_BYTES >> 20} MB: use smaller arrays or fewer of them")
-    return Prepared(trace, compressed_payload(trace, rankdir), nbytes)
+    collapsed = default_collapsed(trace) if collapsed is None else frozenset(collapsed)
+    return Prepared(trace, compressed_payload(trace, rankdir, collapsed), nbytes, collapsed)
 
 
 def trace_bytes(trace: Trace) -> int:
@@ -95,15 +100,17 @@ class ProgramPayload(NamedTuple):
     data: bytes
 
 
-def compressed_payload(trace: Trace, rankdir: str = "TB") -> ProgramPayload:
-    data = gzip.compress(program_payload(trace, rankdir), compresslevel=6, mtime=0)
+def compressed_payload(trace: Trace, rankdir: str = "TB", collapsed=frozenset()) -> ProgramPayload:
+    data = gzip.compress(program_payload(trace, rankdir, collapsed), compresslevel=6, mtime=0)
     return ProgramPayload(hashlib.sha256(data).hexdigest()[:16], data)
 
 
-def program_payload(trace: Trace, rankdir: str = "TB") -> bytes:
-    """Everything the step view shows at every step of ``trace``, as UTF-8 JSON. A node's looks
-    list only the text lines that change: ``None`` repeats the line of the entry before."""
+def program_payload(trace: Trace, rankdir: str = "TB", collapsed=frozenset()) -> bytes:
+    """Everything the step view shows at every step of ``trace``, as UTF-8 JSON, with the frames
+    ``collapsed`` drawn as single nodes. A node's looks list only the text lines that change:
+    ``None`` repeats the line of the entry before."""
     view = GraphView(trace)
+    clusters = Clusters(view, collapsed)
     statuses = list(STATUS_STYLES)
     status_index = {s: i for i, s in enumerate(statuses)}
     edge_index = {s: i for i, s in enumerate(EDGE_STATES)}
@@ -112,7 +119,7 @@ def program_payload(trace: Trace, rankdir: str = "TB") -> bytes:
         "tEnd": trace.t_end,
         "tForwardEnd": trace.t_forward_end,
         "note": trace.note,
-        "svg": layout_svg(view, rankdir),
+        "svg": layout_svg(view, rankdir, clusters=clusters),
         "statuses": statuses,
         "styles": [[s.fill, s.border, s.text, s.grad_text, s.dashed, s.border_width] for s in STATUS_STYLES.values()],
         "meanings": [STATUS_MEANING[s] for s in statuses],
@@ -124,6 +131,17 @@ def program_payload(trace: Trace, rankdir: str = "TB") -> bytes:
         "edges": [[e.parent, e.child] for e in view.edges],
         "edgeLooks": [[[t, edge_index[look.state], look.label] for t, look in view.edge_timeline(e.id)]
                       for e in view.edges],
+        # Calls and loop iterations: [id, kind, label, parent, collapsed, forward (first, last) t,
+        # backward (first, last) t]; each node's collapsed frame (or None); the looks of the
+        # collapsed frames, and of the edges that stand for the edges into and out of them.
+        "frames": [[f.id, f.kind, f.label, f.parent, f.collapsed, *f.steps] for f in clusters.frames],
+        "owner": list(clusters.owner),
+        "clusters": [[fid, _carried([[t, status_index[look.status], *look.lines]
+                                     for t, look in clusters.node_timeline(fid)])] for fid in clusters.members],
+        "clusterOutputs": {str(fid): node for fid, node in clusters.outputs.items()},
+        "clusterEdges": [["".join(map(str, e.source)), "".join(map(str, e.target)),
+                          [[t, edge_index[look.state], look.label] for t, look in clusters.edge_timeline(e.id)]]
+                         for e in clusters.edges],
         "steps": [_step(trace, t) for t in range(trace.t_end + 1)],
         "inspect": [_inspect(trace, node.id) for node in trace.nodes],
     }

@@ -144,10 +144,10 @@ class GraphView:
     # ---- every step -------------------------------------------------------------------------------
     def node_timeline(self, node_id: int) -> tuple:
         """((t, look), ...): the node's look from each listed t until the next one. O(its edges)."""
-        return _changes(self._node_times(node_id), lambda t: self.node_look(node_id, t))
+        return changes(self._node_times(node_id), lambda t: self.node_look(node_id, t))
 
     def edge_timeline(self, edge_id: int) -> tuple:
-        return _changes(self._edge_times(edge_id), lambda t: self.edge_look(edge_id, t))
+        return changes(self._edge_times(edge_id), lambda t: self.edge_look(edge_id, t))
 
     def _node_times(self, node_id: int) -> set:
         """Every t at which the node's look may change: when it is computed, when the backward
@@ -212,7 +212,7 @@ def _progress(trace: Trace, node_id: int, t: int, status: str) -> str:
     return ""
 
 
-def _changes(times: set, look_at) -> tuple:
+def changes(times: set, look_at) -> tuple:
     """The (t, look) pairs where the look differs from the one before."""
     out, previous = [], None
     for t in sorted(times):

@@ -20,9 +20,10 @@ export function lookIndex(timeline, t) {
 }
 
 export class GraphPane {
-  constructor(box, { onSelect, onViewChange }) {
+  constructor(box, { onSelect, onViewChange, onFrame }) {
     this.box = box; // the scrolling-free viewport element; the SVG fills it
     this.onSelect = onSelect;
+    this.onFrame = onFrame; // a click on a collapsed frame (open it) or on a frame's box (close it)
     this.onViewChange = onViewChange;
     this.view = null; // {cx, cy, scale}: the SVG point at the centre of the box, px per SVG unit
     this.animations = [];
@@ -53,6 +54,10 @@ export class GraphPane {
     this.shift = shift ? [Number(shift[1]), Number(shift[2])] : [0, 0];
     this.nodes = data.nodes.map((_, i) => this.indexNode(svg.querySelector(`#n${i}`)));
     this.edges = data.edges.map((_, i) => this.indexEdge(svg.querySelector(`#e${i}`)));
+    // Collapsed frames are nodes of their own (f<id>), with the edges that stand for theirs (x<j>).
+    this.frameNodes = new Map((data.clusters ?? []).map(([fid, looks]) => [fid, { ...this.indexNode(svg.querySelector(`#f${fid}`)), looks, applied: -1 }]));
+    this.clusterEdges = (data.clusterEdges ?? []).map(([, , looks], j) => ({ ...this.indexEdge(svg.querySelector(`#x${j}`)), looks, applied: -1 }));
+    svg.querySelectorAll("g.cluster").forEach((box) => box.setAttribute("data-frame", box.id.replace(/^k/, "")));
     this.applied = { nodes: new Array(this.nodes.length).fill(-1), edges: new Array(this.edges.length).fill(-1) };
     this.selection = document.createElementNS(SVG_NS, "rect");
     this.selection.setAttribute("class", "selection");
@@ -62,7 +67,7 @@ export class GraphPane {
   }
 
   indexNode(group) {
-    if (!group) return null;
+    if (!group) return null; // a node hidden in a collapsed frame
     const shape = group.querySelector("ellipse, polygon, path");
     const texts = [...group.querySelectorAll("text")];
     const box = group.getBBox();
@@ -73,7 +78,7 @@ export class GraphPane {
   }
 
   indexEdge(group) {
-    if (!group) return null;
+    if (!group) return null; // an edge inside a collapsed frame, or standing for one
     return {
       group, path: group.querySelector("path"), arrow: group.querySelector("polygon"),
       label: group.querySelector("text"),
@@ -93,6 +98,13 @@ export class GraphPane {
       this.applied.nodes[i] = index;
       this.styleNode(i, node, data.looks[i][index]);
     }
+    for (const frame of this.frameNodes.values()) {
+      if (!frame.group) continue;
+      const index = lookIndex(frame.looks, t);
+      if (index === frame.applied) continue;
+      frame.applied = index;
+      this.styleShape(frame, frame.looks[index]);
+    }
     const travelling = [];
     for (let i = 0; i < this.edges.length; i++) {
       const edge = this.edges[i];
@@ -102,21 +114,41 @@ export class GraphPane {
       this.applied.edges[i] = index;
       const look = data.edgeLooks[i][index];
       this.styleEdge(edge, look);
-      if (look[0] === t && (look[1] === 1 || look[1] === 3)) travelling.push([i, look[1] === 3]);
+      if (look[0] === t && (look[1] === 1 || look[1] === 3)) travelling.push([edge, look[1] === 3]);
+    }
+    for (const edge of this.clusterEdges) {
+      if (!edge.group) continue;
+      const index = lookIndex(edge.looks, t);
+      if (index === edge.applied) continue;
+      edge.applied = index;
+      this.styleEdge(edge, edge.looks[index]);
+      const look = edge.looks[index];
+      if (look[0] === t && (look[1] === 1 || look[1] === 3)) travelling.push([edge, look[1] === 3]);
     }
     this.stopAnimations();
     if (animate && previous === t - 1) {
-      for (const [i, backwards] of travelling) this.travel(this.edges[i], backwards);
+      for (const [edge, backwards] of travelling) this.travel(edge, backwards);
     }
   }
 
+  // The element that shows a node: itself, or the collapsed frame it is hidden in.
+  entryOf(nodeId) {
+    const owner = this.data.owner?.[nodeId];
+    return owner == null ? this.nodes[nodeId] : this.frameNodes.get(owner);
+  }
+
   styleNode(i, node, look) {
-    const [, status, ...lines] = look;
     const kind = this.data.nodes[i][0];
     if (kind === "constant") {
+      const [, , ...lines] = look;
       node.texts.forEach((text, slot) => { text.textContent = lines[slot] ?? ""; });
       return;
     }
+    this.styleShape(node, look);
+  }
+
+  styleShape(node, look) {
+    const [, status, ...lines] = look;
     const [fill, border, textColour, gradColour, dashed, width] = this.data.styles[status];
     if (node.shape) {
       node.shape.setAttribute("fill", fill);
@@ -179,7 +211,7 @@ export class GraphPane {
 
   select(nodeId) {
     this.selected = nodeId;
-    const node = nodeId == null ? null : this.nodes[nodeId];
+    const node = nodeId == null ? null : this.entryOf(nodeId);
     if (!node) { this.selection.setAttribute("visibility", "hidden"); return; }
     const pad = 5, b = node.box;
     this.selection.setAttribute("visibility", "visible");
@@ -242,7 +274,7 @@ export class GraphPane {
   boxOf(ids) {
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     for (const id of ids) {
-      const node = this.nodes[id];
+      const node = this.entryOf(id);
       if (!node) continue;
       const b = node.box;
       x0 = Math.min(x0, b.x); y0 = Math.min(y0, b.y);
@@ -314,8 +346,11 @@ export class GraphPane {
       this.pointer = null;
       this.box.classList.remove("dragging");
       if (!p || p.moved || event.type !== "pointerup") return;
-      const group = event.target.closest?.("g.node");
-      if (group && /^n\d+$/.test(group.id)) this.onSelect?.(Number(group.id.slice(1)));
+      const group = event.target.closest?.("g.node, g.cluster");
+      if (!group) return;
+      if (/^n\d+$/.test(group.id)) this.onSelect?.(Number(group.id.slice(1)));
+      else if (/^f\d+$/.test(group.id)) this.onFrame?.(Number(group.id.slice(1)), false); // open it
+      else if (group.dataset.frame) this.onFrame?.(Number(group.dataset.frame), true); // close it
     };
     this.box.addEventListener("pointerup", end);
     this.box.addEventListener("pointercancel", end);

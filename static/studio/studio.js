@@ -35,11 +35,13 @@ async function inflate(bytes) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   const data = JSON.parse(await new Response(stream).text());
   // A look repeats the lines of the one before where it lists null (see studio.py _carried).
-  for (const looks of data.looks) {
+  const carry = (looks) => {
     for (let k = 1; k < looks.length; k++) {
       for (let i = 2; i < looks[k].length; i++) if (looks[k][i] === null) looks[k][i] = looks[k - 1][i];
     }
-  }
+  };
+  data.looks.forEach(carry);
+  (data.clusters ?? []).forEach(([, looks]) => carry(looks));
   return data;
 }
 
@@ -98,6 +100,7 @@ class Studio {
       if (this.programKey !== page.program) return; // a newer program arrived meanwhile
       this.data = data;
       this.graph.setData(this.data);
+      this.graphBox.classList.remove("waiting");
       performance.mark("bps:graph-inserted");
       this.tape.rows = null;
       this.slider.max = String(this.data.tEnd);
@@ -133,9 +136,9 @@ class Studio {
     };
     this.buttons = {
       first: button(h.first, "First", "⇤", () => this.go(0)),
-      prev: button(h.prev, "Previous", "←", () => this.go(this.t - 1)),
+      prev: button(h.prev, "Previous", "←", () => this.go(this.stepped(-1))),
       play: button(h.play, "Play", "▶", () => this.setPlaying(!this.playing)),
-      next: button(h.next, "Next", "→", () => this.go(this.t + 1)),
+      next: button(h.next, "Next", "→", () => this.go(this.stepped(1))),
       last: button(h.last, "Last", "⇥", () => this.go(this.data.tEnd)),
     };
     this.phase = element("div", { class: "phase", hook: h.phase, "aria-live": "polite" });
@@ -145,6 +148,8 @@ class Studio {
       ...SPEEDS.map((s) => element("option", { value: String(s), text: `${s} s/step` })));
     this.speedSelect.addEventListener("change", () => { this.speed = Number(this.speedSelect.value); if (this.playing) this.setPlaying(true); this.report(true); });
     const toolbar = element("div", { class: "toolbar", hook: h.toolbar }, ...Object.values(this.buttons), this.phase, this.slider, this.speedSelect);
+    // Next and Previous step over a collapsed call or iteration as one step; this enters it.
+    this.stepIntoSlot = element("div", { class: "step-into" });
 
     const check = (hook, label, value, onChange) => {
       const input = element("input", { type: "checkbox" });
@@ -164,7 +169,11 @@ class Studio {
       check(h.follow, "Follow the current node", this.follow, (v) => { this.follow = v; if (v) this.render(); }),
       check(h.animate, "Animate", this.animate, (v) => { this.animate = v; }),
       small(h.svg_download, "Download the graph at this step as SVG", "SVG ↓", () => this.downloadSvg()),
+      this.frameTools = element("span", { class: "frame-tools" },
+        small(h.collapse_all, "Draw every call and loop iteration as one node", "Collapse all", () => this.collapseAll(true)),
+        small(h.expand_all, "Open every call and loop iteration", "Expand all", () => this.collapseAll(false))),
     );
+    this.stepInto = small(h.step_into, "Open the collapsed call or iteration of this step, at its first step", "", () => this.enterFrame());
     this.graphBox = element("div", { class: "graph", hook: h.graph, tabindex: "0", "aria-label": "The computation graph" });
     this.legendBox = element("div", { class: "legend" });
     this.noteBox = element("p", { class: "note" });
@@ -192,12 +201,13 @@ class Studio {
       element("link", { rel: "stylesheet", href: `${staticBase}vendor/katex/katex.min.css` }),
       toolbar,
       element("div", { class: "main" },
-        element("div", { class: "graph-pane" }, graphTools, this.graphBox, this.legendBox, this.noteBox),
+        element("div", { class: "graph-pane" }, graphTools, this.graphBox, this.stepIntoSlot, this.legendBox, this.noteBox),
         element("div", { class: "side" }, element("section", {}, this.stepTitle, this.stepBox), inspector)),
       this.tapeDetails);
     parent.append(this.root);
     this.graph = new GraphPane(this.graphBox, {
       onSelect: (id) => { this.node = this.node === id ? null : id; this.render(); this.report(); },
+      onFrame: (fid, close) => this.setFrame(fid, close),
     });
   }
 
@@ -228,6 +238,54 @@ class Studio {
     return this.data.steps[this.t][3];
   }
 
+  // ---- calls and loop iterations -----------------------------------------------------------------
+  // [id, kind, label, parent, collapsed, [first, last] forward, [first, last] backward]
+  collapsedRanges() {
+    const shown = new Set((this.data.clusters ?? []).map(([fid]) => fid));
+    return (this.data.frames ?? []).filter((f) => shown.has(f[0])).flatMap((f) => [f[5], f[6]].filter(Boolean).map((r) => [f, r]));
+  }
+
+  // The step after (+1) or before (-1) t, a collapsed frame's steps counting as one: its last.
+  stepped(direction) {
+    let t = this.t + direction;
+    for (const [, [first, last]] of this.collapsedRanges()) {
+      if (direction > 0 && t >= first && t <= last) t = last;
+      if (direction < 0 && t >= first && t < last) t = first - 1;
+    }
+    return t;
+  }
+
+  frameOfStep() {
+    return this.collapsedRanges().find(([, [, last]]) => last === this.t)?.[0] ?? null;
+  }
+
+  collapsed() {
+    return (this.data.frames ?? []).filter((f) => f[4]).map((f) => f[0]);
+  }
+
+  setFrame(fid, close) {
+    const collapsed = new Set(this.collapsed());
+    if (close) collapsed.add(fid); else collapsed.delete(fid);
+    this.reportCollapsed([...collapsed]);
+  }
+
+  collapseAll(close) {
+    this.reportCollapsed(close ? (this.data.frames ?? []).filter((f) => f[3] == null).map((f) => f[0]) : []);
+  }
+
+  enterFrame() {
+    const frame = this.frameOfStep();
+    if (!frame) return;
+    const [first] = this.t > this.data.tForwardEnd ? frame[6] : frame[5];
+    this.t = first; // kept while the server lays the opened frame out (the revision does not change)
+    this.setFrame(frame[0], false);
+  }
+
+  reportCollapsed(collapsed) {
+    this.graphBox.classList.add("waiting");
+    this.report(true, { collapsed: collapsed.sort((a, b) => a - b) });
+  }
+
   render({ animate = false, smooth = true } = {}) {
     if (!this.data || !this.graph.svg) return;
     const { t, data } = this;
@@ -240,6 +298,10 @@ class Studio {
     this.buttons.play.querySelector(".label").textContent = this.playing ? "Pause" : "Play";
     this.buttons.play.setAttribute("aria-label", this.playing ? "Pause" : "Play");
     this.graph.show(t, { animate });
+    const frame = this.frameOfStep();
+    this.stepIntoSlot.replaceChildren(...(frame ? [this.stepInto] : []));
+    if (frame) this.stepInto.textContent = `Step into ${frame[2]}`;
+    this.frameTools.hidden = !(this.data.frames ?? []).length;
     const current = this.currentNode();
     const shownNode = this.node ?? current ?? data.nodes.length - 1;
     this.graph.select(this.node);
@@ -294,7 +356,7 @@ class Studio {
         ticks += 1;
         if (!this.root?.isConnected) { this.destroy(); return; }
         if (this.t >= this.data.tEnd) { this.setPlaying(false); return; }
-        this.go(this.t + 1, { fromPlayer: true });
+        this.go(this.stepped(1), { fromPlayer: true });
         if (this.t >= this.data.tEnd) { this.setPlaying(false); return; }
         this.timer = setTimeout(tick, Math.max(0, start + (ticks + 1) * interval - performance.now()));
       };
@@ -311,8 +373,8 @@ class Studio {
     const target = event.composedPath ? event.composedPath()[0] : event.target;
     if (isTextField(target)) return;
     const actions = {
-      ArrowRight: () => this.go(this.t + 1), PageDown: () => this.go(this.t + 1),
-      ArrowLeft: () => this.go(this.t - 1), PageUp: () => this.go(this.t - 1),
+      ArrowRight: () => this.go(this.stepped(1)), PageDown: () => this.go(this.stepped(1)),
+      ArrowLeft: () => this.go(this.stepped(-1)), PageUp: () => this.go(this.stepped(-1)),
       Home: () => this.go(0), End: () => this.go(this.data.tEnd),
       " ": () => this.setPlaying(!this.playing),
     };
@@ -324,11 +386,12 @@ class Studio {
   }
 
   // ---- back to Python ----------------------------------------------------------------------------
-  report(now = false) {
+  report(now = false, extra = {}) {
     clearTimeout(this.reportTimer);
     const send = () => {
       this.component.setStateValue(this.stateName, {
         t: this.t, node: this.node, playing: this.playing, speed: this.speed, revision: this.revision,
+        collapsed: this.collapsed(), ...extra,
       });
     };
     if (now) send(); else this.reportTimer = setTimeout(send, REPORT_DELAY_MS);
