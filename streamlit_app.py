@@ -43,9 +43,10 @@ if state.get(Model.TRACE) is not None:
 if not presenting and state.get(Model.TRACE) is not None:
     st.divider()
     # Only the open tab runs (on_change="rerun"): a big program's sweeps and Hessian wait until asked.
-    tabs = st.tabs(["What if…", "Gradient check", "Function view", "Second order"], key=Widget.TOOLS,
+    tabs = st.tabs(["What if…", "Gradient check", "Function view", "Second order", "Training"], key=Widget.TOOLS,
                    on_change="rerun")
-    for tab, draw in zip(tabs, (tools.what_if, tools.gradient_check, tools.function_view, tools.second_order)):
+    for tab, draw in zip(tabs, (tools.what_if, tools.gradient_check, tools.function_view, tools.second_order,
+                                tools.training)):
         if tab.open:
             with tab:
                 draw()

@@ -323,3 +323,27 @@ def test_opening_and_closing_a_frame_lays_the_graph_out_again():
     assert page["request"]["t"] == 10  # the browser keeps its own step: no new request
     report(at, collapsed=[])
     assert not any(f[4] for f in payload(at)[1]["frames"]) and link(at)["collapsed"] == "none"
+
+
+def test_training_draws_the_loss_and_opens_an_iterate_in_the_step_view():
+    program = "w = 3.0\nb = -1.0\nloss = (w * 2.0 + b - 1.0) ** 2\n"
+    at = open_tab(app(program=program), "Training")
+    assert not at.get("plotly_chart")  # nothing until asked
+    at.button(key=Widget.TRAIN_RUN).click().run()
+    assert not at.exception and not at.error
+    (chart,) = at.get("plotly_chart")
+    assert "loss" in chart.proto.spec
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Loss")]
+    assert "after 100 steps" in caption
+    at.slider(key=Widget.TRAIN_ITERATE).set_value(1).run()
+    at.button(key=Widget.TRAIN_OPEN).click().run()
+    assert not at.exception and at.session_state[Model.ERROR] is None
+    text = at.text_area(key=Widget.EDITOR).value
+    assert not text.startswith("w = 3.0\n") and text.endswith("loss = (w * 2.0 + b - 1.0) ** 2\n")
+    w1 = 3.0 - 0.1 * 2 * (3.0 * 2.0 - 1.0 - 1.0) * 2.0  # one step of gradient descent by hand
+    assert float(at.session_state[Model.TRACE].nodes[at.session_state[Model.TRACE].inputs["w"]].value) == pytest.approx(w1)
+
+
+def test_training_a_program_without_a_scalar_output_says_why():
+    at = open_tab(app(program="W = randn(2, 2)\nY = W @ W\n"), "Training")
+    assert any("one number as its output" in i.value for i in at.info)

@@ -173,3 +173,26 @@ def sweep_2d_figure(sweep) -> go.Figure:
                                       f"<sup>{label}</sup>"),
                       height=480, margin=dict(l=10, r=10, t=80, b=10), legend=dict(orientation="h", y=-0.15))
     return fig
+
+
+def training_figure(training) -> go.Figure:
+    """The loss at every iterate (log scale when it stays positive) beside each trained input's
+    path: its value for a number, its norm for an array."""
+    from plotly.subplots import make_subplots
+
+    steps = np.arange(len(training.losses))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "the trained inputs"))
+    fig.add_trace(go.Scatter(x=steps, y=training.losses, mode="lines", name="loss",
+                             line=dict(color=BLUE, width=2.5)), row=1, col=1)
+    palette = (ORANGE, BLUISH_GREEN, VERMILION, SKY_BLUE, "#CC79A7", "#000000")
+    for k, name in enumerate(training.names):
+        path = np.asarray(training.paths[name])
+        scalar = path.ndim == 1
+        values = path if scalar else np.linalg.norm(path.reshape(len(path), -1), axis=1)
+        fig.add_trace(go.Scatter(x=steps[:len(values)], y=values, mode="lines", name=name if scalar else f"‖{name}‖",
+                                 line=dict(color=palette[k % len(palette)], width=2)), row=1, col=2)
+    if np.all(training.losses > 0):
+        fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_xaxes(title="iterate")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+    return fig

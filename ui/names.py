@@ -51,6 +51,13 @@ class Widget:
     CHECK_RUN = "run_check"
     SWEEP_INPUTS = "sweep_inputs"
     WHAT_IF_INPUTS = "what_if_inputs"
+    TRAIN_INPUTS = "train_inputs"
+    TRAIN_METHOD = "train_method"
+    TRAIN_RATE = "train_rate"
+    TRAIN_STEPS = "train_steps"
+    TRAIN_RUN = "train_run"
+    TRAIN_ITERATE = "train_iterate"
+    TRAIN_OPEN = "train_open"
     TOOLS = "tools"  # the tool tabs: only the open one runs
     DOWNLOAD_DOT = "download_dot"
     DOWNLOAD_JSON = "download_json"

@@ -11,11 +11,13 @@ import numpy as np
 import streamlit as st
 
 from core import gradcheck, sweep
+from core.errors import AutodiffError
 from core.second_order import MAX_HESSIAN_INPUTS, hessian_vector_product, program_hessian
+from core.train import DEFAULT_TRAINING_LIMITS, METHODS, train
 
 from . import panels, shared
 from . import state as S
-from .figures import gradient_check_figure, heatmap, sweep_1d_figure, sweep_2d_figure
+from .figures import gradient_check_figure, heatmap, sweep_1d_figure, sweep_2d_figure, training_figure
 from .names import Model, Widget
 
 
@@ -207,3 +209,58 @@ def function_view() -> None:
         st.error(result, icon=":material/error:")
     else:
         st.plotly_chart(result, width="stretch")
+
+
+# ---- training ------------------------------------------------------------------------------------------
+
+METHOD_NAMES = {"gd": "gradient descent", "momentum": "momentum", "adam": "Adam"}
+
+
+def training() -> None:
+    """Gradient descent (or momentum, Adam) on some inputs of the program: the loss curve, the
+    inputs' paths, and any iterate's whole pass opened in the step view."""
+    state = st.session_state
+    trace, program, seed = state[Model.TRACE], state[Model.PROGRAM], state.get(Model.SEED, 0)
+    names = list(trace.inputs)
+    if not names or trace.note:
+        st.info("Training needs a program with inputs and one number as its output.")
+        return
+    st.markdown("Minimise the output over some of the program's inputs, step by step, and open any step's "
+                "forward and backward pass in the step view above.")
+    chosen = st.multiselect("Inputs to train", names, default=names, key=Widget.TRAIN_INPUTS)
+    left, middle, right = st.columns(3)
+    method = left.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key=Widget.TRAIN_METHOD)
+    learning_rate = middle.number_input("Learning rate", min_value=1e-6, max_value=10.0, value=0.1, step=0.01,
+                                        format="%g", key=Widget.TRAIN_RATE)
+    steps = right.number_input("Steps", min_value=1, max_value=DEFAULT_TRAINING_LIMITS.max_steps, value=100,
+                               key=Widget.TRAIN_STEPS)
+    key = ("train", program, seed, tuple(chosen), method, float(learning_rate), int(steps))
+    asked = st.button("Train", icon=":material/model_training:", key=Widget.TRAIN_RUN, disabled=not chosen)
+    if not asked and key not in state.get(Model.TOOL_CACHE, {}):
+        return
+    status, result = _cached(key, lambda: shared.bounded(train, program, seed, wrt=tuple(chosen), method=method,
+                                                         steps=int(steps), learning_rate=float(learning_rate)))
+    if status == "error":
+        st.error(result)
+        return
+    st.plotly_chart(training_figure(result), width="stretch")
+    st.caption(f"Loss {result.losses[0]:.6g} → {result.losses[-1]:.6g} after {result.steps} steps of "
+               f"{METHOD_NAMES[result.method]}.")
+    if result.note:
+        st.warning(result.note)
+    pick, go = st.columns([3, 1], vertical_alignment="bottom")
+    k = pick.slider("Iterate to open", 0, result.steps, result.steps, key=Widget.TRAIN_ITERATE)
+    go.button("Open its pass", icon=":material/open_in_browser:", key=Widget.TRAIN_OPEN, on_click=_open_iterate,
+              args=(result, k), width="stretch")
+
+
+def _open_iterate(result, k: int) -> None:
+    """Put iterate k's values into the program's text and run it: the step view shows its pass."""
+    state = st.session_state
+    try:
+        text = result.program_at(k)
+    except AutodiffError as exc:
+        state[Model.ERROR] = S.ProgramError(f"cannot open iterate {k}: {exc.message}")
+        return
+    S.set_editor_text(state, text)
+    S.run_editor(state, panels.run_program)
