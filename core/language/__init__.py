@@ -66,7 +66,18 @@ from .domains import Abstract, AbstractValues, Concrete, Shaped, Values
 from .interpreter import CONSTANTS as _CONSTANTS
 from .interpreter import FUNCTIONS as _FUNCTIONS
 from .interpreter import Interpreter, Unbound
-from .syntax import CONSTRUCTOR_NAMES, Given, Program, Statement, bound_names, check, locate, offsets, split_lines
+from .syntax import (
+    CONSTRUCTOR_NAMES,
+    Given,
+    Program,
+    Statement,
+    bound_names,
+    check,
+    locate,
+    offsets,
+    source,
+    split_lines,
+)
 
 FUNCTIONS = MappingProxyType(_FUNCTIONS)
 FUNCTION_NAMES = tuple(FUNCTIONS)
@@ -226,6 +237,7 @@ class Evaluated:
     arguments: tuple  # a claim's names as written (Written each); else ()
     value: object  # a claim's or a bare expression's value (numpy.float64 or float64 ndarray); else None
     error: ExpressionError | None  # why it failed (its names then have no value for later statements)
+    refused: bool  # the whitelist refused it (``error`` says why): it was not run
     reads: frozenset  # every name it reads (found in the text: in branches not taken too)
     calls: tuple  # every call of a name function in it (NameCall each), in the order written
 
@@ -247,9 +259,10 @@ def evaluate(text, values: Mapping, *, name_functions: Mapping | None = None, cl
     nesting, sizes, iterations, steps and the time budget), then each statement is run abstractly
     and, if that passes, concretely: the budget is checked before the work of each statement. A
     statement that fails gets its located ``error``, its names have no value (a later statement
-    that reads one fails, saying so) and the others are still evaluated. A text the whitelist
-    refuses, or that breaks a limit of the whole text, raises its ``ExpressionError``: nothing is
-    evaluated. Only ``AutodiffError`` leaves, whatever the text."""
+    that reads one fails, saying so) and the others are still evaluated; so does a statement the
+    whitelist refuses. A text that cannot be read (a syntax error) or breaks a limit of the whole
+    text (characters, lines, nesting) raises its ``ExpressionError``: nothing is evaluated. Only
+    ``AutodiffError`` leaves, whatever the text."""
     return _safely(_evaluate, text, values, name_functions, claim_heads, seed, limits)
 
 
@@ -275,6 +288,8 @@ def _evaluate(text, values, name_functions, claim_heads, seed, limits) -> tuple:
         counters, value, error = abstract.domain.snapshot(), None, None
         abstract.last_value = concrete.last_value = None
         try:
+            if stmt in program.refused:
+                raise program.refused[stmt]
             abstract.statement(stmt)  # the limits, before the work
             concrete.statement(stmt)
             if type(stmt) is ast.Expr:
@@ -302,7 +317,8 @@ def _evaluated(program: Program, stmt, binds: tuple, value, error, functions) ->
         target = stmt.targets[0]
         kind, head, searched = "claim", target.value.id, stmt.value
         names = target.slice.elts if type(target.slice) is ast.Tuple else [target.slice]
-        arguments = tuple(Written(n.id, *program.locate(n)) for n in names)
+        arguments = tuple(Written(n.id if type(n) is ast.Name else source(program.lines, n), *program.locate(n))
+                          for n in names)
     reads, calls = set(), []
     for node in ast.walk(searched):
         if type(node) is ast.Name and type(node.ctx) is ast.Load:
@@ -313,7 +329,7 @@ def _evaluated(program: Program, stmt, binds: tuple, value, error, functions) ->
     calls.sort(key=lambda c: (c.line, c.col))  # ast.walk is breadth-first; report them as written
     line, col, _ = program.locate(stmt)
     return Evaluated(kind, line, col, stmt.end_lineno or line, binds, head, arguments, value, error,
-                     frozenset(reads), tuple(calls))
+                     stmt in program.refused, frozenset(reads), tuple(calls))
 
 
 def caret_excerpt(text: str, line: int | None, col: int | None) -> str | None:

@@ -163,11 +163,7 @@ class Abstract:
 
 class AbstractValues(Abstract):
     """Shapes and costs of a plain evaluation: every value is a constant, nothing is recorded, so
-    an op costs its forward only and makes no node."""
-
-    def input(self, node, name: str, evaluate) -> Shaped:
-        value = evaluate()
-        return Shaped(() if type(value) is int else value.shape, True)
+    an op costs its forward only and makes no node (a text evaluated has no inputs)."""
 
     def named(self, node, name: str, value: Shaped) -> Shaped:
         return value
@@ -303,10 +299,6 @@ class Concrete:
 
 class Values(Concrete):
     """Plain NumPy values, no graph: a text evaluated on given values (``evaluate``)."""
-
-    def input(self, node, name: str, evaluate):
-        value = evaluate()  # a literal: finite, as the syntax checked
-        return np.float64(value) if type(value) is int else value
 
     def named(self, node, name: str | None, value):
         return value

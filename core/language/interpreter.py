@@ -402,6 +402,9 @@ class Interpreter:
         return self.apply(node, public, operands, attrs, operand_nodes, f"{name}(...)")
 
     def unknown_function(self, name: str) -> str:
+        value = self.globals.get(name)
+        if type(value) is Unbound and value.failed:
+            return f"{name} has no value: line {value.line}, which binds it, failed"
         if name in self.env or name in self.globals:
             return f"'{name}' is a value, not a function"
         hint = M.suggest(name, list(FUNCTIONS) + list(CONSTRUCTOR_NAMES) + list(self.program.defs)

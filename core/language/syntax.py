@@ -84,6 +84,9 @@ class Program:
     targets: dict = field(default_factory=dict)  # name bound outside functions -> its first line
     input_shapes: dict = field(default_factory=dict)
     operations: float = 0.0
+    # A text checked with ``given`` (``evaluate``): top-level statement -> why the checker refused it
+    # (the others are still evaluated).
+    refused: dict = field(default_factory=dict)
 
     @property
     def input_names(self) -> tuple:
@@ -240,7 +243,9 @@ def check(text, limits: Limits, given: Given | None = None) -> Program:
 
     With ``given`` the text is evaluated in a given environment (``evaluate``) rather than run as a
     program: it may be empty, need not end with an output, may have bare expressions on any line,
-    may not bind the given names, and may hold claims (``claims_as_subscripts``)."""
+    has no inputs (its literals are values), may not bind the given names, may hold claims
+    (``claims_as_subscripts``), and a top-level statement the whitelist refuses is kept in
+    ``Program.refused`` rather than refusing the whole text."""
     what = "a program" if given is None else "the text"
     if not isinstance(text, str):
         raise ExpressionError(f"expected text, not {type(text).__name__}" if given else
@@ -287,7 +292,7 @@ def claims_as_subscripts(text: str, heads: tuple) -> tuple:
     if not heads:
         return text, frozenset()
     pattern = re.compile(r"[ \t]*(?:" + "|".join(map(re.escape, heads)) +
-                         r")[ \t]*(\()[^()\[\]{}=#'\"\r\n]*(\))(?=[ \t]*=(?!=))")
+                         r")[ \t]*(\()[^(){}=#'\"\r\n]*(\))(?=[ \t]*=(?!=))")
     chars, rewritten = None, set()
     starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
     for number_, start in enumerate(starts, start=1):
@@ -394,10 +399,17 @@ class _Checker:
                 self.targets.setdefault(node.id, node.lineno)
             if type(stmt) is ast.FunctionDef:
                 self.def_lines.setdefault(stmt.name, stmt.lineno)
-        inputs, bound = {}, set()
+        inputs, bound, refused = {}, set(), {}
         for index, stmt in enumerate(body):
-            self.statement(stmt, top=True, in_function=False, last=index == len(body) - 1)
-            if type(stmt) is ast.Assign and type(stmt.targets[0]) is ast.Name and is_literal(stmt.value, bound) \
+            try:
+                self.statement(stmt, top=True, in_function=False, last=index == len(body) - 1)
+            except ExpressionError as exc:
+                if self.given is None:
+                    raise
+                refused[stmt] = exc
+                continue
+            if self.given is None and type(stmt) is ast.Assign and type(stmt.targets[0]) is ast.Name \
+                    and is_literal(stmt.value, bound) \
                     and not (type(_literal_number(stmt.value)) is int and stmt.targets[0].id in counts):
                 name = stmt.targets[0].id
                 if name in inputs:
@@ -411,7 +423,7 @@ class _Checker:
             raise self.error(last, "the last line is the output: end the program with an assignment or an "
                                    "expression, like loss = h or just h")
         return Program(self.text, tuple(body), self.lines, tuple(inputs.values()), frozenset(inputs.values()), counts,
-                       dict(self.defs), dict(self.targets))
+                       dict(self.defs), dict(self.targets), refused=refused)
 
     # ---- statements ----------------------------------------------------------------------------
 
