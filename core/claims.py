@@ -199,8 +199,9 @@ class _Names:
     def error_if_unusable(self) -> AutodiffError | None:
         """Why nothing can be checked on this trace, or None."""
         if not self.trace.backward_steps:
-            return AutodiffError("this program has no backward pass (its output is not a single number), so there "
-                                 "are no gradients to compare with: make the output a scalar, like sum(...)")
+            why = ("its output is not a single number: make it a scalar, like sum(...)" if self.trace.note else
+                   "it computes nothing from its inputs")
+            return AutodiffError(f"this program has no backward pass, so there are no gradients to compare with: {why}")
         if not self.output_name:
             return AutodiffError("the program's output has no name: end it with an assignment, like loss = ..., "
                                  "to write claims about it")
@@ -393,6 +394,10 @@ def _claim(trace: Trace, names: _Names, tolerance: Tolerance, statement, used: s
         final = trace.final_at(node) if node is not None else None
         return ClaimResult(*where, name, node, title, ERROR, error.message, None, error, final)
 
+    if statement.refused:  # the whitelist's word comes first; the node is marked if the claim names one
+        known = len(arguments) == 2 and arguments[0].text == names.output_name and arguments[1].text in names.nodes
+        node = names.nodes[arguments[1].text] if known else None
+        return failed(statement.error, arguments[1].text if known else None, node)
     if len(arguments) != 2:
         return failed(ExpressionError(f"a claim names two nodes, the output and another: {HEAD}({names.output_name}, "
                                       "h) = ...", statement.line, statement.col))

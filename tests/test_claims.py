@@ -117,6 +117,18 @@ def test_right_wrong_shape_and_error_claims_each_checked(seed):
     assert [c.line for c in report.claims] == [1, 3, 2, 4] and report.first_wrong.line == 3
 
 
+def test_a_claim_the_whitelist_refuses_leaves_the_others_checked(seed):
+    text = "grad(z, x) = x.sum()\ngrad(z, 1) = 3\ngrad(z, y) = x\ndef f(a):\n    return open(a)\nd = f(x)\n"
+    report = check_claims(seed, text)
+    assert report.error is None and [c.status for c in report.claims] == [ERROR, RIGHT, ERROR]
+    method, right, number = report.claims
+    assert (method.title, method.error.line, method.error.col) == ("x", 1, col(text, 1, "x.sum"))
+    assert "methods" in method.message and right.title == "y"
+    assert (number.node, number.error.col) == (None, 9) and "names nodes written out" in number.message
+    assert [(p.line, p.col) for p in report.problems] == [(5, 12), (6, 5)]  # open, then the call of f
+    assert "'open'" in report.problems[0].message and "f has no value: line 4" in report.problems[1].message
+
+
 def test_a_wrong_array_gives_its_difference_and_the_entries_that_differ():
     trace = run("v = [1.0, 2.0, 3.0, 4.0]\nloss = sum(v ** 2)\n")
     report = check_claims(trace, "grad(loss, v) = 2 * v + [0.0, 0.5, 0.0, -2.0]")
@@ -309,7 +321,8 @@ HOSTILE = [
     ("H1 = 3.0", "already names a value of the program"),
     ("grad = 3.0", "the name of a function"),
     ("for i in range(2):\n    grad(loss, H1) = 1.0", "at the top level"),
-    ("grad(loss, H1[0]) = 1.0", "a claim is written grad(name, name) = expression"),
+    ("grad(loss, H1[0]) = 1.0", "a claim names nodes written out, like grad(loss, h)"),
+    ("grad(loss, f(H1)) = 1.0", "a claim is written grad(name, name) = expression"),
     ("d = 1.0; grad(loss, H1) = d", "a claim is written grad(name, name) = expression"),
     ("grad(loss, H1) += 1.0", "a claim is written grad(name, name) = expression"),
     ("grad(loss, H1) = grad", "is a function; call it"),
@@ -340,6 +353,7 @@ def test_a_non_text_is_refused(seed):
 def test_traces_without_a_backward_pass_or_an_output_name_check_nothing():
     assert "no backward pass" in check_claims(run("x = [1.0, 2.0]\ny = x * 2\n"), "grad(y, x) = 2").verdict
     assert "has no name" in check_claims(run("x = 1.0\nsum(x * 2)\n"), "grad(y, x) = 2").verdict
+    assert "computes nothing" in check_claims(run("x = 1.0\n"), "grad(x, x) = 1").verdict
 
 
 def test_evaluate_keeps_columns_and_goes_on_after_a_failing_statement():
