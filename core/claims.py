@@ -61,7 +61,8 @@ STATUSES = (RIGHT, WRONG, SHAPE, ERROR)
 HEAD = "grad"  # claims are grad(OUT, NAME) = expression; grad(OUT, NAME) in an expression is the engine's
 UPSTREAM = "gbar"  # in an answer: ḡ of the node the step processes (unless the program binds this name)
 MAX_LISTED = 20  # entries that differ, listed (the worst first); Comparison.differing_count has them all
-_SEVERITY = {RIGHT: 0, ERROR: 1, WRONG: 2, SHAPE: 2}
+_SEVERITY = MappingProxyType({RIGHT: 0, ERROR: 1, WRONG: 2, SHAPE: 2})  # the mark a node with several claims gets
+_MOST_NAMED = 8  # of the gradients an answer may use, named in a refusal
 
 
 # ---- the comparison --------------------------------------------------------------------------------
@@ -243,7 +244,8 @@ class _Names:
             node = self.node(names[1], lambda message: error(1, message))
             value = self.gradient(node, lambda message: error(1, message))
             if before is not None and self.trace.final_at(node) >= before:
-                known = ", ".join(self.known_before(before))
+                usable = self.known_before(before)
+                known = ", ".join(usable[:_MOST_NAMED]) + (", …" if len(usable) > _MOST_NAMED else "")
                 raise error(1, f"{self.trace.title(node)}'s gradient is not known yet: it is final only after backward "
                                f"step {self.trace.final_at(node)}; an answer here may use the gradients of {known}")
             return value
