@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import time
 
 import numpy as np
@@ -144,6 +145,14 @@ def test_a_wrong_array_gives_its_difference_and_the_entries_that_differ():
     assert many.differing_count == 100 and len(many.differing) == MAX_LISTED
     sizes = [abs(e.difference) for e in many.differing]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] == many.max_abs_difference
+
+
+def test_reports_and_results_cross_a_process_boundary(seed):
+    """The page runs checks in job workers: what they return must pickle, located errors included."""
+    report = pickle.loads(pickle.dumps(check_claims(seed, "grad(z, x) = y + 1\ngrad(z, y) = log(-x)")))
+    assert [c.status for c in report.claims] == [RIGHT, ERROR] and report.claims[1].error.col == 14
+    result = pickle.loads(pickle.dumps(check_prediction(seed, seed.t_end, 0, "gbar * y")))
+    assert result.status == RIGHT and result.comparison.tolerance == report.tolerance
 
 
 def test_no_claims_and_a_line_that_is_not_a_claim(seed):
