@@ -209,6 +209,22 @@ class Trace:
         steps = sorted(set(self._arrivals.get(node_id, _NONE_ARRIVED)[0][: self.contributions_received(node_id, t)]))
         return [(k, c) for k in steps for c in self.backward_steps[k - 1].contributions if c.parent == node_id]
 
+    def processed_at(self, node_id: int) -> int | None:
+        """The backward step k (1-based) that processes the node, or None: inputs and constants are
+        not processed (they send nothing), and a forward-only trace processes nothing."""
+        self._check(node_id, 0)
+        return self._processed_at.get(node_id)
+
+    def final_at(self, node_id: int) -> int | None:
+        """The backward step k after which the node's gradient is final (the step of its last
+        contribution); 0 for the output, whose gradient is the seed; None for a node that needs
+        no gradient (a constant, or any node of a forward-only trace)."""
+        self._check(node_id, 0)
+        if node_id == self.output and self.backward_steps:
+            return 0
+        steps = self._arrivals.get(node_id, _NONE_ARRIVED)[0]
+        return steps[-1] if steps else None
+
     def needs_grad(self, node_id: int) -> bool:
         return (node_id == self.output and bool(self.backward_steps)) or self.contributions_expected(node_id) > 0
 

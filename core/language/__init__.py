@@ -40,29 +40,52 @@ Decisions the app and the tests rely on (docs/language.md has them for users):
   which: "… (in iteration i = 3 of the loop on line 4)".
 * **Non-finite values are errors** where they appear (``log(-1)``), unless ``as_function(...,
   check_finite=False)`` (function plots sweep through domain edges).
+
+``evaluate`` runs a text that is not a program — a student's claims about gradients, an answer to
+a prediction (``core.claims``) — on *given values*, with the same whitelist, limits, time budget
+and located errors, through the same interpreter: abstractly, then concretely on plain NumPy
+values (``domains.AbstractValues``, ``domains.Values``), statement by statement, so that one
+failing statement leaves the others evaluated. Its texts may hold *claims*, ``grad(loss, h) =
+expression``: not Python syntax, so the brackets of the left side are swapped for ``[ ]`` before
+parsing (``syntax.claims_as_subscripts``), which keeps every column.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 from ..errors import AutodiffError, ExpressionError
-from .budget import DEFAULT_LIMITS, Limits
-from .domains import Abstract, Concrete
+from .budget import ANSWER_LIMITS, DEFAULT_LIMITS, Limits
+from .domains import Abstract, AbstractValues, Concrete, Shaped, Values
 from .interpreter import CONSTANTS as _CONSTANTS
 from .interpreter import FUNCTIONS as _FUNCTIONS
-from .interpreter import Interpreter
-from .syntax import CONSTRUCTOR_NAMES, Program, Statement, check, locate, offsets, split_lines
+from .interpreter import Interpreter, Unbound
+from .syntax import (
+    CONSTRUCTOR_NAMES,
+    Given,
+    Program,
+    Statement,
+    bound_names,
+    check,
+    locate,
+    offsets,
+    source,
+    split_lines,
+)
 
 FUNCTIONS = MappingProxyType(_FUNCTIONS)
 FUNCTION_NAMES = tuple(FUNCTIONS)
 CONSTANTS = MappingProxyType(_CONSTANTS)
 
-__all__ = ["parse", "build", "run", "as_function", "input_span", "caret_excerpt", "split_lines", "Program",
-           "Statement", "Limits", "DEFAULT_LIMITS", "FUNCTIONS", "FUNCTION_NAMES", "CONSTRUCTOR_NAMES",
-           "CONSTANTS", "locate"]
+__all__ = ["parse", "read", "build", "run", "as_function", "evaluate", "Evaluated", "Written", "NameCall",
+           "input_span", "caret_excerpt", "split_lines", "Program", "Statement", "Limits", "DEFAULT_LIMITS",
+           "ANSWER_LIMITS", "FUNCTIONS", "FUNCTION_NAMES", "CONSTRUCTOR_NAMES", "CONSTANTS", "locate"]
 
 
 def _safely(work, *args):
@@ -99,13 +122,24 @@ def _parse(text, limits: Limits) -> Program:
     return dataclasses.replace(program, input_shapes=shapes, operations=domain.meter.operations)
 
 
+def read(text, limits: Limits = DEFAULT_LIMITS) -> Program:
+    """Check a program against the whitelist and the static rules only, without running it: its
+    names, inputs and output, cheaply (``parse`` also runs it abstractly)."""
+    return _safely(check, text, limits)
+
+
+def _checked_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise AutodiffError(f"the seed must be a whole number ≥ 0, not {seed!r}")
+    return int(seed)
+
+
 def _checked(source, seed, limits: Limits) -> tuple:
     if not isinstance(limits, Limits):
         raise AutodiffError(f"limits must be a Limits, not {type(limits).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise AutodiffError(f"the seed must be a whole number ≥ 0, not {seed!r}")
+    checked_seed = _checked_seed(seed)
     program = source if isinstance(source, Program) else _parse(source, limits)
-    return program, int(seed)
+    return program, checked_seed
 
 
 def build(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS, values=None) -> tuple:
@@ -166,6 +200,136 @@ def run(text_or_program, seed: int = 0, limits: Limits = DEFAULT_LIMITS, values=
     output, inputs, made = _build(text_or_program, seed, limits, values)
     text = text_or_program.text if isinstance(text_or_program, Program) else text_or_program
     return _safely(lambda: Trace.build(output, inputs, program=text, seed=seed, made=made))
+
+
+# ---- evaluating a text on given values (claims, answers) -------------------------------------------
+
+
+class Written(NamedTuple):
+    """A name as written in the text, and where (1-based; ``end_col`` inclusive)."""
+
+    text: str
+    line: int
+    col: int
+    end_col: int | None
+
+
+class NameCall(NamedTuple):
+    """A call of one of the caller's name functions, as written: ``grad(loss, h)``."""
+
+    function: str
+    names: tuple  # the names written as its arguments
+    line: int
+    col: int
+    end_col: int | None
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluated:
+    """One top-level statement of a text given to ``evaluate``, evaluated or refused."""
+
+    kind: str  # "binding" (a = ..., a loop, an if, a def), "claim" (head(a, b) = ...) or "expression" (a bare line)
+    line: int  # where the statement starts (1-based)
+    col: int
+    end_line: int
+    binds: tuple  # the names it binds, in order of appearance
+    head: str | None  # a claim's head, like "grad"; else None
+    arguments: tuple  # a claim's names as written (Written each); else ()
+    value: object  # a claim's or a bare expression's value (numpy.float64 or float64 ndarray); else None
+    error: ExpressionError | None  # why it failed (its names then have no value for later statements)
+    refused: bool  # the whitelist refused it (``error`` says why): it was not run
+    reads: frozenset  # every name it reads (found in the text: in branches not taken too)
+    calls: tuple  # every call of a name function in it (NameCall each), in the order written
+
+
+def evaluate(text, values: Mapping, *, name_functions: Mapping | None = None, claim_heads: tuple = (),
+             seed: int = 0, limits: Limits = ANSWER_LIMITS) -> tuple:
+    """Evaluate ``text`` (statements of the language) on given values, without recording a graph:
+    one ``Evaluated`` per top-level statement, in order.
+
+    * ``values``: name -> number or array; the text reads them and may not rebind them.
+    * ``name_functions``: name -> ``f(names, error)``, called with the names written as its
+      arguments (``grad(loss, h)`` gives ``("loss", "h")``) and returning a number or an array;
+      ``error(index, message)`` makes the ExpressionError to raise, located at argument ``index``
+      (None: the whole call).
+    * ``claim_heads``: the heads of claims, ``head(a, b) = expression`` at the start of a line:
+      the expression is evaluated and reported as the statement's ``value``.
+
+    The text goes through the whitelist and the limits (``limits``: characters, statements,
+    nesting, sizes, iterations, steps and the time budget), then each statement is run abstractly
+    and, if that passes, concretely: the budget is checked before the work of each statement. A
+    statement that fails gets its located ``error``, its names have no value (a later statement
+    that reads one fails, saying so) and the others are still evaluated; so does a statement the
+    whitelist refuses. A text that cannot be read (a syntax error) or breaks a limit of the whole
+    text (characters, lines, nesting) raises its ``ExpressionError``: nothing is evaluated. Only
+    ``AutodiffError`` leaves, whatever the text."""
+    return _safely(_evaluate, text, values, name_functions, claim_heads, seed, limits)
+
+
+def _evaluate(text, values, name_functions, claim_heads, seed, limits) -> tuple:
+    from ..var import as_value
+
+    if not isinstance(limits, Limits):
+        raise AutodiffError(f"limits must be a Limits, not {type(limits).__name__}")
+    seed = _checked_seed(seed)
+    functions = dict(name_functions or {})
+    taken = set(FUNCTIONS) | set(CONSTRUCTOR_NAMES) | set(CONSTANTS)
+    clash = sorted(set(functions) & (taken | set(values))) or sorted(set(values) & taken)
+    if clash:
+        raise AutodiffError(f"{clash[0]!r} is given twice, or is a name of the language")
+    heads = tuple(claim_heads)
+    program = check(text, limits, Given(frozenset(values), frozenset(functions), heads))
+    environment = {name: as_value(value, name) for name, value in values.items()}
+    shapes = {name: Shaped(value.shape, True) for name, value in environment.items()}
+    abstract = Interpreter(program, AbstractValues(program, limits), limits, shapes, functions)
+    concrete = Interpreter(program, Values(program, seed, limits), limits, environment, functions)
+    results = []
+    for stmt in program.body:
+        counters, value, error = abstract.domain.snapshot(), None, None
+        abstract.last_value = concrete.last_value = None
+        try:
+            if stmt in program.refused:
+                raise program.refused[stmt]
+            abstract.statement(stmt)  # the limits, before the work
+            concrete.statement(stmt)
+            if type(stmt) is ast.Expr:
+                value = concrete.value(concrete.last_value, stmt.value)
+            elif type(stmt) is ast.Assign and type(stmt.targets[0]) is ast.Subscript:
+                value = concrete.last_value
+        except ExpressionError as exc:
+            error = exc
+        except RecursionError:  # Python's own stack, from a deep caller
+            error = program.error(stmt, "this line is nested too deeply to evaluate")
+        binds = tuple(dict.fromkeys(n.id for n in bound_names(stmt, into_functions=False)))
+        if error is not None:
+            abstract.domain.restore(counters)
+            for name in binds:
+                abstract.globals[name] = concrete.globals[name] = Unbound(stmt.lineno, failed=True)
+        results.append(_evaluated(program, stmt, binds, value, error, functions))
+    return tuple(results)
+
+
+def _evaluated(program: Program, stmt, binds: tuple, value, error, functions) -> Evaluated:
+    kind, head, arguments, searched = "binding", None, (), stmt
+    if type(stmt) is ast.Expr:
+        kind = "expression"
+    elif type(stmt) is ast.Assign and type(stmt.targets[0]) is ast.Subscript:
+        target = stmt.targets[0]
+        kind, head, searched = "claim", target.value.id, stmt.value
+        names = target.slice.elts if type(target.slice) is ast.Tuple else [target.slice]
+        arguments = tuple(Written(n.id if type(n) is ast.Name else source(program.lines, n), *program.locate(n))
+                          for n in names)
+    reads, calls = set(), []
+    for node in ast.walk(searched):
+        if type(node) is ast.Name and type(node.ctx) is ast.Load:
+            reads.add(node.id)
+        elif type(node) is ast.Call and type(node.func) is ast.Name and node.func.id in functions:
+            calls.append(NameCall(node.func.id, tuple(a.id for a in node.args if type(a) is ast.Name),
+                                  *program.locate(node)))
+    calls.sort(key=lambda c: (c.line, c.col))  # ast.walk is breadth-first; report them as written
+    line, col, _ = program.locate(stmt)
+    return Evaluated(kind, line, col, stmt.end_lineno or line, binds, head, arguments, value, error,
+                     stmt in program.refused, frozenset(reads), tuple(calls))
 
 
 def caret_excerpt(text: str, line: int | None, col: int | None) -> str | None:

@@ -47,6 +47,9 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+# A text evaluated on a program's values (a student's claims, an answer): shorter than a program,
+# with a program's sizes, nesting and time budget (it evaluates forward only, on plain values).
+ANSWER_LIMITS = Limits(max_chars=10_000, max_statements=200)
 
 
 def op_operations(declared_cost: bool, cost: int, shapes, shape: tuple, differentiable: bool) -> float:

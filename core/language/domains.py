@@ -9,6 +9,11 @@ these, as autodidax's interpreters each bring their own rule for every primitive
 * ``Concrete``: values are the engine's (``Var``, or plain NumPy for constants); an op runs the
   engine's function and the nodes it made are located, named and scoped; NaN and infinity are
   refused where they appear.
+
+``evaluate`` (claims, answers) runs a text on given values without recording a graph, through
+their two variants: ``AbstractValues`` (every value a constant: no node, no backward pass, only
+the forward's cost) and ``Values`` (plain NumPy values; the engine's functions on plain arrays run
+NumPy directly).
 """
 
 from __future__ import annotations
@@ -156,6 +161,21 @@ class Abstract:
         self.meter.nodes, self.meter.elements, self.meter.operations = counters
 
 
+class AbstractValues(Abstract):
+    """Shapes and costs of a plain evaluation: every value is a constant, nothing is recorded, so
+    an op costs its forward only and makes no node (a text evaluated has no inputs)."""
+
+    def named(self, node, name: str, value: Shaped) -> Shaped:
+        return value
+
+    def output(self, node, value):
+        return value
+
+    def given(self, node, value) -> Shaped:
+        """A value the caller gives (a name function's result) as what is known of it."""
+        return Shaped(np.shape(value), True)
+
+
 class Concrete:
     """Values, through the engine: the graph, located, named and scoped."""
 
@@ -275,6 +295,21 @@ class Concrete:
         left, right = float(np.reshape(left, ())), float(np.reshape(right, ()))
         return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
                 "==": left == right, "!=": left != right}[symbol]
+
+
+class Values(Concrete):
+    """Plain NumPy values, no graph: a text evaluated on given values (``evaluate``)."""
+
+    def named(self, node, name: str | None, value):
+        return value
+
+    def output(self, node, value):
+        return value
+
+    def given(self, node, value):
+        """A value the caller gives (a name function's result), refused where it is not finite."""
+        name = node.func.id
+        return self.checked(node, as_value(value, f"{name}(...)"), name, f"{name}(...)")
 
 
 def _spd(dims, fill, rng):

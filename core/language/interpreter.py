@@ -51,9 +51,11 @@ class Returned(NamedTuple):
 
 
 class Unbound(NamedTuple):
-    """A name bound in one branch only of an if the abstract run could not decide."""
+    """A name bound in one branch only of an if the abstract run could not decide, or (``failed``)
+    by a statement of ``evaluate``'s text that failed: the name has no value to read."""
 
     line: int
+    failed: bool = False
 
 
 def in_context(exc: ExpressionError, where: str) -> ExpressionError:
@@ -67,9 +69,14 @@ def in_context(exc: ExpressionError, where: str) -> ExpressionError:
 
 
 class Interpreter:
-    def __init__(self, program, domain, limits):
+    def __init__(self, program, domain, limits, given=None, name_functions=None):
+        """``given``: names already bound to the domain's values (``evaluate``'s environment);
+        ``name_functions``: function name -> ``f(names, error)``, called with its arguments as the
+        names written out (``grad(loss, h)``) and returning a value; ``error(index, message)``
+        makes an ExpressionError at argument ``index`` (None: the whole call)."""
         self.program, self.domain, self.limits = program, domain, limits
-        self.globals: dict = {}
+        self.globals: dict = dict(given or {})
+        self.name_functions = name_functions or {}
         self.env = self.globals  # the namespace of the code running: the top level's, or a call's
         self.local_names: frozenset = frozenset()  # the names the running function binds
         self.functions: dict = {}  # defined so far
@@ -144,6 +151,9 @@ class Interpreter:
 
     def assign(self, stmt) -> None:
         target = stmt.targets[0]
+        if type(target) is ast.Subscript:  # a claim (only ``evaluate``'s texts have them): its value
+            self.last_value = self.value(self.expr(stmt.value), stmt.value)
+            return
         if stmt in self.program.input_set:
             value = self.inputs[target.id] = self.domain.input(stmt.value, target.id, lambda: self.expr(stmt.value))
             self.env[target.id] = value
@@ -285,6 +295,8 @@ class Interpreter:
         value = self.env.get(name, _MISSING)
         if value is _MISSING and self.env is not self.globals and name not in self.local_names:
             value = self.globals.get(name, _MISSING)
+        if type(value) is Unbound and value.failed:
+            raise self.error(node, f"{name} has no value: line {value.line}, which binds it, failed")
         if type(value) is Unbound:
             raise self.error(node, f"{name} is bound in one branch only of the if on line {value.line} (which one runs "
                                    "depends on values); bind it before the if, or in both branches")
@@ -292,7 +304,7 @@ class Interpreter:
             return value
         if name in CONSTANTS:
             return self.domain.literal(node, CONSTANTS[name])
-        if name in FUNCTIONS or name in CONSTRUCTOR_NAMES or name in self.program.defs:
+        if name in FUNCTIONS or name in CONSTRUCTOR_NAMES or name in self.program.defs or name in self.name_functions:
             raise self.error(node, f"'{name}' is a function; call it, like {name}(x)")
         if self.env is not self.globals:
             raise self.error(node, f"'{name}' is used before it is bound")
@@ -373,6 +385,8 @@ class Interpreter:
             return self.construct(node)
         if name in self.program.defs:
             return self.call_function(node)
+        if name in self.name_functions:
+            return self.call_by_names(node)
         if name == "range":
             raise self.error(node, "range(...) counts a for loop's iterations: for i in range(n):")
         if name in M.TUPLE_FUNCTIONS:
@@ -388,9 +402,13 @@ class Interpreter:
         return self.apply(node, public, operands, attrs, operand_nodes, f"{name}(...)")
 
     def unknown_function(self, name: str) -> str:
+        value = self.globals.get(name)
+        if type(value) is Unbound and value.failed:
+            return f"{name} has no value: line {value.line}, which binds it, failed"
         if name in self.env or name in self.globals:
             return f"'{name}' is a value, not a function"
-        hint = M.suggest(name, list(FUNCTIONS) + list(CONSTRUCTOR_NAMES) + list(self.program.defs))
+        hint = M.suggest(name, list(FUNCTIONS) + list(CONSTRUCTOR_NAMES) + list(self.program.defs)
+                         + list(self.name_functions))
         if hint:
             return f"'{name}' is not a function here{hint}"
         return f"'{name}' is not a function here; available: {', '.join(M.COMMON)}, … ({len(FUNCTIONS) + 7} in all)"
@@ -462,6 +480,18 @@ class Interpreter:
             raise self.error(node, f"{name}() would make {count:,} numbers; the limit is {limits.max_elements:,} "
                                    "per array")
         return self.domain.construct(node, name, tuple(dims), fill, None)
+
+    def call_by_names(self, node):
+        """A call of one of the caller's name functions: its arguments are names, not values."""
+        name = node.func.id
+        if node.keywords or not node.args or any(type(arg) is not ast.Name for arg in node.args):
+            raise self.error(node, f"{name}(...) takes names written out, like {name}(loss, h)")
+
+        def error(index, message: str) -> ExpressionError:
+            return self.error(node if index is None else node.args[index], message)
+
+        value = self.name_functions[name](tuple(arg.id for arg in node.args), error)
+        return self.domain.given(node, value)
 
     def call_function(self, node):
         name = node.func.id

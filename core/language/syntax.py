@@ -58,6 +58,17 @@ class Statement:
 
 
 @dataclass(frozen=True)
+class Given:
+    """What the caller of ``evaluate`` provides to a text that is not a program (claims, answers):
+    names bound to values, functions called with names written out (``grad(loss, h)``), and the
+    heads of claims (``grad(loss, h) = ...``). Given names cannot be bound by the text."""
+
+    values: frozenset = frozenset()
+    functions: frozenset = frozenset()
+    claim_heads: tuple = ()
+
+
+@dataclass(frozen=True)
 class Program:
     """A checked program: its syntax tree and what the static rules found; ``parse`` adds what the
     abstract pass found (the inputs' shapes, the estimated operations)."""
@@ -73,6 +84,9 @@ class Program:
     targets: dict = field(default_factory=dict)  # name bound outside functions -> its first line
     input_shapes: dict = field(default_factory=dict)
     operations: float = 0.0
+    # A text checked with ``given`` (``evaluate``): top-level statement -> why the checker refused it
+    # (the others are still evaluated).
+    refused: dict = field(default_factory=dict)
 
     @property
     def input_names(self) -> tuple:
@@ -224,28 +238,70 @@ def is_literal(expr, bound: set) -> bool:
 # ---- reading the text ----------------------------------------------------------------------------
 
 
-def check(text, limits: Limits) -> Program:
-    """The checked Program of ``text``, or an ExpressionError saying where and why."""
+def check(text, limits: Limits, given: Given | None = None) -> Program:
+    """The checked Program of ``text``, or an ExpressionError saying where and why.
+
+    With ``given`` the text is evaluated in a given environment (``evaluate``) rather than run as a
+    program: it may be empty, need not end with an output, may have bare expressions on any line,
+    has no inputs (its literals are values), may not bind the given names, may hold claims
+    (``claims_as_subscripts``), and a top-level statement the whitelist refuses is kept in
+    ``Program.refused`` rather than refusing the whole text."""
+    what = "a program" if given is None else "the text"
     if not isinstance(text, str):
-        raise ExpressionError(f"a program is text, not {type(text).__name__}", 1, 1)
+        raise ExpressionError(f"expected text, not {type(text).__name__}" if given else
+                              f"a program is text, not {type(text).__name__}", 1, 1)
     if len(text) > limits.max_chars:
-        raise ExpressionError(f"the program has {len(text):,} characters; the limit is {limits.max_chars:,}", 1, 1)
+        raise ExpressionError(f"{what} has {len(text):,} characters; the limit is {limits.max_chars:,}", 1, 1)
     lines = split_lines(text)
     _prescan(lines, limits)
+    claim_lines = frozenset()
+    if given is not None:
+        text, claim_lines = claims_as_subscripts(text, given.claim_heads)
     try:
         tree = ast.parse(text, mode="exec")
     except SyntaxError as exc:
         line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno >= 1 else 1
         col = exc.offset if isinstance(exc.offset, int) and exc.offset >= 1 else 1
-        raise ExpressionError(f"syntax error: {exc.msg}", line, col) from None
+        raise ExpressionError(_syntax_message(exc.msg, given), line, col) from None
     except (RecursionError, MemoryError):
-        raise ExpressionError("the program is nested too deeply to read; split it into several lines", 1, 1) from None
+        raise ExpressionError(f"{what} is nested too deeply to read; split it into several lines", 1, 1) from None
     except ValueError as exc:
-        raise ExpressionError(f"the program cannot be read: {exc}", 1, 1) from None
-    if not tree.body:
+        raise ExpressionError(f"{what} cannot be read: {exc}", 1, 1) from None
+    if not tree.body and given is None:
         raise ExpressionError("the program is empty: write at least one line, like x = 2.0", 1, 1)
     counts = _check_size(tree, lines, limits)
-    return _Checker(text, lines).program(tree.body, counts)
+    return _Checker(text, lines, given, claim_lines).program(tree.body, counts)
+
+
+def _syntax_message(message: str, given: Given | None) -> str:
+    if given is not None and given.claim_heads and "function call" in message:
+        head = given.claim_heads[0]
+        return (f"a claim is written {head}(name, name) = expression, at the start of a line of its own, with "
+                "the names written out")
+    return f"syntax error: {message}"
+
+
+def claims_as_subscripts(text: str, heads: tuple) -> tuple:
+    """``(text, lines)``: each claim ``head(a, b) = expression`` that starts a line, rewritten as
+    ``head[a, b] = expression``, and the numbers of the lines rewritten.
+
+    A claim is not Python syntax (a call cannot be assigned to), but an assignment to a subscript
+    is, and swapping the two brackets keeps every column: the claim's expression is parsed, checked
+    and located exactly as written. Only on the lines rewritten is such an assignment a claim;
+    anywhere else it is refused, as in programs."""
+    if not heads:
+        return text, frozenset()
+    pattern = re.compile(r"[ \t]*(?:" + "|".join(map(re.escape, heads)) +
+                         r")[ \t]*(\()[^(){}=#'\"\r\n]*(\))(?=[ \t]*=(?!=))")
+    chars, rewritten = None, set()
+    starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+    for number_, start in enumerate(starts, start=1):
+        match = pattern.match(text, start)
+        if match:
+            chars = chars if chars is not None else list(text)
+            chars[match.start(1)], chars[match.start(2)] = "[", "]"
+            rewritten.add(number_)
+    return ("".join(chars) if chars is not None else text), frozenset(rewritten)
 
 
 def _prescan(lines: tuple, limits: Limits) -> None:
@@ -327,8 +383,9 @@ def _check_size(tree, lines: tuple, limits: Limits) -> frozenset:
 class _Checker:
     """One walk over the tree: the whitelist, where each statement may be, and the static rules."""
 
-    def __init__(self, text: str, lines: tuple):
+    def __init__(self, text: str, lines: tuple, given: Given | None = None, claim_lines: frozenset = frozenset()):
         self.text, self.lines = text, lines
+        self.given, self.claim_lines = given, claim_lines
         self.defs: dict = {}  # the functions defined so far
         self.def_lines: dict = {}  # every function of the program -> its line
         self.targets: dict = {}  # every name bound outside functions -> its first line
@@ -342,10 +399,17 @@ class _Checker:
                 self.targets.setdefault(node.id, node.lineno)
             if type(stmt) is ast.FunctionDef:
                 self.def_lines.setdefault(stmt.name, stmt.lineno)
-        inputs, bound = {}, set()
+        inputs, bound, refused = {}, set(), {}
         for index, stmt in enumerate(body):
-            self.statement(stmt, top=True, in_function=False, last=index == len(body) - 1)
-            if type(stmt) is ast.Assign and type(stmt.targets[0]) is ast.Name and is_literal(stmt.value, bound) \
+            try:
+                self.statement(stmt, top=True, in_function=False, last=index == len(body) - 1)
+            except ExpressionError as exc:
+                if self.given is None:
+                    raise
+                refused[stmt] = exc
+                continue
+            if self.given is None and type(stmt) is ast.Assign and type(stmt.targets[0]) is ast.Name \
+                    and is_literal(stmt.value, bound) \
                     and not (type(_literal_number(stmt.value)) is int and stmt.targets[0].id in counts):
                 name = stmt.targets[0].id
                 if name in inputs:
@@ -353,13 +417,13 @@ class _Checker:
                                                       f"input is bound once: use a new name, like {name}2")
                 inputs[name] = stmt
             bound.update(n.id for n in bound_names(stmt, into_functions=False))
-        last = body[-1]
-        if type(last) not in (ast.Assign, ast.AugAssign, ast.Expr) or type(getattr(last, "targets", [None])[0]) \
-                is ast.Tuple:
+        last = body[-1] if body else None
+        if self.given is None and (type(last) not in (ast.Assign, ast.AugAssign, ast.Expr) or
+                                   type(getattr(last, "targets", [None])[0]) is ast.Tuple):
             raise self.error(last, "the last line is the output: end the program with an assignment or an "
                                    "expression, like loss = h or just h")
         return Program(self.text, tuple(body), self.lines, tuple(inputs.values()), frozenset(inputs.values()), counts,
-                       dict(self.defs), dict(self.targets))
+                       dict(self.defs), dict(self.targets), refused=refused)
 
     # ---- statements ----------------------------------------------------------------------------
 
@@ -369,6 +433,9 @@ class _Checker:
             if len(stmt.targets) != 1:
                 raise self.error(stmt, "chained assignment (a = b = ...) is not allowed; bind one name per line")
             target = stmt.targets[0]
+            if self.is_claim(stmt, top):
+                self.expression(stmt.value)
+                return
             unpack = type(target) is ast.Tuple and all(type(t) is ast.Name for t in target.elts) \
                 and type(stmt.value) is ast.Call
             if type(target) in (ast.Tuple, ast.List, ast.Starred) and not unpack:
@@ -383,7 +450,7 @@ class _Checker:
                 raise self.error(stmt, M.BAD_OPERATORS.get(type(stmt.op), "only + - * / ** @ % are allowed"))
             self.expression(stmt.value)
         elif kind is ast.Expr:
-            if not last:
+            if not last and self.given is None:
                 raise self.error(stmt, "only the last line may be a bare expression (it is the output); "
                                        "bind this one to a name, like y = ...")
             self.expression(stmt.value)
@@ -415,6 +482,21 @@ class _Checker:
             word = M.STATEMENT_WORDS.get(kind.__name__, kind.__name__.lower())
             raise self.error(stmt, f"'{word}' is not allowed: {M.PROGRAM_IS}")
 
+    def is_claim(self, stmt, top: bool) -> bool:
+        """A claim, ``head(a, b) = expression`` as written (``claims_as_subscripts``), or not."""
+        target = stmt.targets[0]
+        if stmt.lineno not in self.claim_lines or type(target) is not ast.Subscript or \
+                type(target.value) is not ast.Name or target.value.id not in self.given.claim_heads:
+            return False
+        head = target.value.id
+        if not top:
+            raise self.error(target, f"a claim {head}(...) = ... stands at the top level, not inside a loop, an if or "
+                                     "a function")
+        for name in target.slice.elts if type(target.slice) is ast.Tuple else [target.slice]:
+            if type(name) is not ast.Name:
+                raise self.error(name, f"a claim names nodes written out, like {head}(loss, h)")
+        return True
+
     def target(self, target) -> None:
         if type(target) is ast.Subscript:
             raise self.error(target, "assigning into an array (x[0] = ...) is not allowed: values never "
@@ -429,6 +511,11 @@ class _Checker:
             raise self.error(node, "names starting with '_' are not allowed")
         if name in CALLABLE_NAMES or name in M.TUPLE_FUNCTIONS:
             raise self.error(node, f"'{name}' is the name of a function; choose another name")
+        if self.given is not None and name in self.given.functions:
+            raise self.error(node, f"'{name}' is the name of a function; choose another name")
+        if self.given is not None and name in self.given.values:
+            raise self.error(node, f"'{name}' already names a value of the program here; choose another name for "
+                                   f"your own, like d{name}")
         if not function and name in self.def_lines:
             raise self.error(node, f"'{name}' is the name of the function on line {self.def_lines[name]}; choose "
                                    "another name")
@@ -486,7 +573,8 @@ class _Checker:
             if name == fn.name:
                 raise self.error(node, f"{name} calls itself: recursion is not allowed (a graph is unrolled before "
                                        "it runs); repeat work with for i in range(n)")
-            if name in self.defs or name in CALLABLE_NAMES or name in M.TUPLE_FUNCTIONS or \
+            given = self.given is not None and (name in self.given.values or name in self.given.functions)
+            if name in self.defs or name in CALLABLE_NAMES or name in M.TUPLE_FUNCTIONS or given or \
                     line is not None and line < fn.lineno:
                 continue
             if line is not None:
