@@ -341,7 +341,8 @@ def test_training_draws_the_loss_and_opens_an_iterate_in_the_step_view():
     text = at.text_area(key=Widget.EDITOR).value
     assert not text.startswith("w = 3.0\n") and text.endswith("loss = (w * 2.0 + b - 1.0) ** 2\n")
     w1 = 3.0 - 0.1 * 2 * (3.0 * 2.0 - 1.0 - 1.0) * 2.0  # one step of gradient descent by hand
-    assert float(at.session_state[Model.TRACE].nodes[at.session_state[Model.TRACE].inputs["w"]].value) == pytest.approx(w1)
+    trace = at.session_state[Model.TRACE]
+    assert float(trace.nodes[trace.inputs["w"]].value) == pytest.approx(w1)
 
 
 def test_training_a_program_without_a_scalar_output_says_why():
