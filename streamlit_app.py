@@ -23,6 +23,7 @@ with toggle:
     panels.presentation_toggle()
 if not presenting:
     panels.editor()
+    panels.claims_verdict()
 panels.second_order_banner()
 
 

@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.examples import load_examples
+from ui import state as S
 from ui.names import COMPONENT, VIEW_STATE, Model, Widget
 
 SEED_PROGRAM = "x = 2.0\ny = 3.0\nz = x * y + x\n"
@@ -129,7 +130,7 @@ def test_share_link_reproduces_the_step():
     at = app(program=SEED_PROGRAM, t="end", seed="0", node="1")
     assert at.text_area(key=Widget.EDITOR).value == SEED_PROGRAM
     page, program = payload(at)
-    assert page["request"] == {"t": 4, "node": 1, "playing": False, "speed": 1.0}
+    assert page["request"] == {"t": 4, "node": 1, "playing": False, "speed": 1.0, "predict": False}
     assert program["looks"][0][-1][4] == "ḡ 4 ✓"  # x's last look: its gradient, complete
     assert payload(app(program=SEED_PROGRAM, t="3"))[0]["request"]["t"] == 3
     assert payload(app(program=SEED_PROGRAM, t="999"))[0]["request"]["t"] == 4
@@ -348,3 +349,33 @@ def test_training_draws_the_loss_and_opens_an_iterate_in_the_step_view():
 def test_training_a_program_without_a_scalar_output_says_why():
     at = open_tab(app(program="W = randn(2, 2)\nY = W @ W\n"), "Training")
     assert any("one number as its output" in i.value for i in at.info)
+
+
+def mine_editor(at: AppTest):
+    return at.text_area(key=S.mine_key(at.session_state))
+
+
+@pytest.mark.parametrize("example", [e for e in load_examples() if e.claims], ids=lambda e: e.title[:30])
+def test_find_the_bug_flags_the_first_wrong_node_and_the_solution_turns_green(example):
+    at = app(program=SEED_PROGRAM)
+    at.selectbox(key=Widget.EXAMPLE).select(example.title).run()
+    assert mine_editor(at).value == example.claims
+    (verdict,) = [e.value for e in at.error if "first goes wrong at" in e.value]
+    page, _ = payload(at)
+    first = page["firstWrong"]
+    assert f"first goes wrong at {at.session_state[Model.TRACE].title(first)}:" in verdict
+    assert [status for node, status, *_ in page["marks"] if node == first] == ["wrong"]
+    assert link(at)["mine"] == example.claims
+    at.button(key=Widget.MINE_SOLUTION).click().run()
+    assert not at.exception and mine_editor(at).value == example.solution
+    assert any("your derivation matches the backward pass" in s.value for s in at.success)
+    page, _ = payload(at)
+    assert page["firstWrong"] is None and {status for _, status, *_ in page["marks"]} == {"right"}
+
+
+def test_a_claim_that_does_not_parse_keeps_its_text_and_shows_a_caret():
+    at = app(program=SEED_PROGRAM)
+    mine_editor(at).input("grad(z, x) = y +\n").run()
+    assert not at.exception and mine_editor(at).value == "grad(z, x) = y +\n"
+    (message,) = [e.value for e in at.error if e.value.startswith("My gradient")]
+    assert "line 1" in message and "^" in message

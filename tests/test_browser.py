@@ -280,3 +280,63 @@ def test_collapse_expand_and_step_over_and_into_a_loop_iteration(server):
         page.wait_for_function(f"() => ({collapsed})() === '1'", timeout=30000)
         assert phase(page) == "Forward 7 of 26"  # the step stayed through every layout
         page.screenshot(path=str(ARTIFACTS / "rnn-opened.png"))
+
+
+def test_a_wrong_claim_marks_its_node_and_the_message_names_it(server):
+    example = next(e for e in load_examples() if e.claims and "softmax" in e.title)
+    with chromium_page() as page:
+        open_studio(page, share_link(server, example.program, t="end", mine=example.claims))
+        first = page.locator(f"{GRAPH_SVG} g.claim-mark.first")
+        first.wait_for(timeout=30000)
+        assert first.get_attribute("data-status") == "wrong" and "first wrong claim" in first.text_content()
+        node = first.get_attribute("data-node")
+        title = page.locator(f"{GRAPH_SVG} g#n{node} text").first.text_content()  # the node's name, as drawn
+        assert title.replace("▶", "").split()[0] == "p"
+        verdict = page.locator('[data-testid="stAlert"]', has_text="first goes wrong at").inner_text()
+        assert "first goes wrong at p:" in verdict
+        page.locator(f"{GRAPH_SVG} g#n{node}").click()
+        page.locator(f"{hook('inspector')} .claim.wrong").wait_for()
+        assert "Your claim, line 3" in page.locator(f"{hook('inspector')} .claim").inner_text()
+        page.locator(hook("graph")).screenshot(path=str(ARTIFACTS / "flagged-derivation.png"))
+        page.get_by_text("Show a correct derivation").click()
+        page.wait_for_function(f"""() => {{
+            const marks = [...({STUDIO_ROOT}?.querySelectorAll('g.claim-mark') ?? [])];
+            return marks.length === 3 && marks.every(g => g.dataset.status === 'right'); }}""", timeout=30000)
+
+
+def test_predict_then_reveal_scores_a_right_and_a_wrong_answer(server):
+    with chromium_page() as page:
+        open_studio(page, share_link(server, SEED_PROGRAM, t="2", predict="1"))
+        page.locator(hook("graph")).click(position={"x": 5, "y": 5})
+        page.keyboard.press("ArrowRight")
+        wait_for_phase(page, "Backward 1 of 2: predict")
+        assert "ḡ" not in graph_text(page)  # nothing of the step is shown before the answer
+        page.keyboard.press("Enter")  # the first answer box has the focus: reveal without an answer, unscored
+        wait_for_phase(page, "Backward 1 of 2")
+        page.keyboard.press("ArrowRight")
+        wait_for_phase(page, "Backward 2 of 2: predict")
+        questions = page.locator(hook("question")).all_inner_texts()
+        assert questions == ["What does x receive from × #2?", "What does y receive from × #2?"]
+        page.keyboard.type("y * gbar")  # the first answer box has the focus: x receives ḡ·y = 3
+        page.locator(hook("answer")).nth(1).fill("5")  # y receives ḡ·x = 2
+        page.keyboard.press("Enter")
+        wait_for_phase(page, "Backward 2 of 2")
+        page.wait_for_function(f"() => {STUDIO_ROOT}.querySelectorAll('.answer-mark').length === 2 && "
+                               f"!{STUDIO_ROOT}.querySelector('.answer-mark.checking')", timeout=30000)
+        assert page.locator(".answer-mark.right").count() == 1
+        assert "the engine's contribution is 2" in page.locator(".answer-mark.wrong").inner_text()
+        assert page.locator(hook("score")).inner_text() == "Score 1 of 2"
+        assert "ḡ 4 ✓" in graph_text(page)  # revealed
+        page.wait_for_function("() => new URL(location.href).searchParams.get('predict') === '1'", timeout=10000)
+
+
+def test_the_broadcasting_step_shows_the_sum_over_the_broadcast_axis(server):
+    example = next(e for e in load_examples() if "Broadcasting" in e.title)
+    with chromium_page() as page:
+        open_studio(page, share_link(server, example.program, t="end"))
+        formulas = page.locator(hook("formulas"))
+        formulas.locator(".katex").first.wait_for()
+        text = formulas.inner_text().replace("\xa0", " ")
+        assert "∑" in text and "axis 0" in text  # b̄ += Σ_axis 0 (Ȳ), not b̄ += Ȳ
+        assert "summed over that axis" in page.locator(hook("step")).inner_text()
+        page.locator(hook("step")).screenshot(path=str(ARTIFACTS / "tensor-step.png"))

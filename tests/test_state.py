@@ -25,7 +25,7 @@ def report(state, **view) -> bool:
 def test_link_round_trip():
     state = fresh(program=SEED_PROGRAM, t="end", seed="7", rankdir="LR", present="1", node="1")
     assert state[Model.T] == 4 and state[Model.SEED] == 7 and state[Model.PRESENT] and state[Model.NODE] == 1
-    assert state[Model.REQUEST] == {"t": 4, "node": 1, "playing": False, "speed": 1.0}
+    assert state[Model.REQUEST] == {"t": 4, "node": 1, "playing": False, "speed": 1.0, "predict": False}
     params = S.link_params(state)
     assert params == {"program": SEED_PROGRAM, "seed": "7", "t": "end", "node": "1", "rankdir": "LR", "present": "1"}
     again = fresh(**params)

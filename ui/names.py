@@ -32,6 +32,10 @@ class Model:
     SECOND_TRACE = "model.second_trace"
     TOOL_CACHE = "model.tool_cache"  # results of the tool tabs, bounded (state.remember)
     SHOWN = "model.shown"  # (key, studio.Prepared) of the step view on screen: the session keeps it
+    MINE_INITIAL = "model.mine_initial"  # the claims editor's default: the link's or the example's claims
+    CLAIMS = "model.claims"  # (key, ClaimsReport or an error sentence) of the claims last checked
+    PREDICT = "model.predict"  # predict-then-reveal is on
+    PREDICTIONS = "model.predictions"  # {"key": the trace's, "results": {t: (PredictionResult, ...)}}
 
 
 class Widget:
@@ -58,6 +62,9 @@ class Widget:
     TRAIN_RUN = "train_run"
     TRAIN_ITERATE = "train_iterate"
     TRAIN_OPEN = "train_open"
+    MINE = "mine"  # the claims editor ("My gradient"): the prefix of its key (state.mine_key)
+    MINE_CHECK = "mine_check"
+    MINE_SOLUTION = "mine_solution"
     TOOLS = "tools"  # the tool tabs: only the open one runs
     DOWNLOAD_DOT = "download_dot"
     DOWNLOAD_JSON = "download_json"
@@ -77,20 +84,25 @@ class Link:
     SPEED = "speed"  # seconds per step
     SECOND = "second"
     COLLAPSED = "collapsed"  # frame ids, "1,2,3", or "none"
-    OPTIONAL = ("node", "rankdir", "present", "autoplay", "speed", "second", "collapsed")
+    MINE = "mine"  # the claims text ("My gradient")
+    PREDICT = "predict"  # "1" when predict-then-reveal is on
+    OPTIONAL = ("node", "rankdir", "present", "autoplay", "speed", "second", "collapsed", "mine", "predict")
 
 
 # The step view component (ui/studio.py, static/studio/*.js): its registered name, the one state
-# value it reports ({"t", "node", "playing", "speed", "revision"}), and the data-hook attributes
-# its elements carry, which the browser tests select by.
+# value it reports ({"t", "node", "playing", "speed", "revision", "collapsed", "predict"}), the
+# trigger it sends answers by ({"t", "program", "items": [[position, text], ...]}), and the
+# data-hook attributes its elements carry, which the browser tests select by.
 COMPONENT = "backprop_studio.step_view"
 VIEW_STATE = "view"
+ANSWERS_TRIGGER = "answers"
 HOOKS = {
     "root": "studio", "toolbar": "toolbar", "phase": "phase", "first": "first", "prev": "prev",
     "play": "play", "next": "next", "last": "last", "slider": "slider", "speed": "speed",
     "graph": "graph", "fit": "fit", "zoom_in": "zoom-in", "zoom_out": "zoom-out", "follow": "follow",
     "animate": "animate", "svg_download": "svg-download", "step": "step", "formulas": "formulas",
     "inspector": "inspector", "tape": "tape", "expansion": "expansion", "collapse_all": "collapse-all",
-    "expand_all": "expand-all", "step_into": "step-into",
+    "expand_all": "expand-all", "step_into": "step-into", "predict": "predict", "score": "score",
+    "question": "question", "answer": "answer", "reveal": "reveal", "verdict": "verdict", "claim_mark": "claim-mark",
 }
 STATIC_URL = "app/static"  # where Streamlit serves ./static (server.enableStaticServing)

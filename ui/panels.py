@@ -11,9 +11,10 @@ import streamlit as st
 from core.examples import load_examples
 from core.language import caret_excerpt
 
+from . import derivation, names, shared, studio
 from . import export as exporting
-from . import names, shared, studio
 from . import state as S
+from .figures import heatmap
 from .names import Model, Widget
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -47,7 +48,7 @@ def presentation_toggle() -> None:
 def editor() -> None:
     state = st.session_state
     titles = [e.title for e in load_examples()]
-    left, right = st.columns([3, 2])
+    left, middle, right = st.columns([5, 4, 3])
     with left:
         # persist_state: what was typed survives the runs that don't draw the editor (presentation mode).
         st.text_area("Program", value=state[Model.INITIAL_TEXT], key=Widget.EDITOR, height=150,
@@ -62,6 +63,8 @@ def editor() -> None:
         error = state.get(Model.ERROR)
         if error is not None:
             st.error(_located_message(S.editor_text(state), error), icon=":material/error:")
+    with middle:
+        mine_editor()
     with right:
         st.selectbox("Example", titles, key=Widget.EXAMPLE, index=None, placeholder="Choose an example…",
                      on_change=S.on_example, args=(state, run_program), persist_state="session")
@@ -70,9 +73,68 @@ def editor() -> None:
             st.info(note, icon=":material/school:")
 
 
-def _located_message(text: str, error: S.ProgramError) -> str:
-    where = f"Line {error.line}, column {error.col}: " if error.line else ""
-    excerpt = caret_excerpt(text, error.line, error.col)
+# ---- "My gradient": the student's derivation, checked node by node -------------------------------------
+
+
+def check_claims(program: str, seed: int, text: str):
+    return shared.bounded(derivation.check_claims_job, program, seed, text)
+
+
+def mine_editor() -> None:
+    """The claims editor beside the program: ``grad(loss, W) = ...`` lines, checked as they are
+    typed (Ctrl+Enter), against the program on screen."""
+    state = st.session_state
+    st.text_area("My gradient", value=state[Model.MINE_INITIAL], key=S.mine_key(state), height=150,
+                 placeholder="grad(loss, W) = X.T @ dZ\n\nOne claim per line: grad(OUTPUT, NAME) = expression, "
+                             "with names of your own (dZ = ...) and grad(OUTPUT, NAME) of other nodes.",
+                 help="Your derivation, checked against the backward pass node by node: each claim is evaluated at "
+                      "the program's values and compared with the engine's gradient of that node. Ctrl+Enter checks.",
+                 persist_state="session")
+    example = next((e for e in load_examples() if e.title == state.get(Widget.EXAMPLE)), None)
+    if example is not None and example.solution and S.example_note(state) is not None:
+        st.button("Show a correct derivation", icon=":material/lightbulb:", key=Widget.MINE_SOLUTION,
+                  on_click=S.set_mine_text, args=(state, example.solution))
+
+
+def claims_verdict() -> None:
+    """The verdict on the claims (the first wrong node singled out), and each claim's result."""
+    state = st.session_state
+    checked = S.claims_report(state, check_claims)
+    if checked is None:
+        return
+    status, report = checked
+    if status == "error":
+        st.error(f"My gradient: {report}", icon=":material/error:")
+        return
+    if report.error is not None:
+        st.error(_located_message(S.mine_text(state), report.error, prefix="My gradient, "), icon=":material/error:")
+        return
+    show = st.success if report.all_right else st.error if report.first_wrong is not None else st.info
+    show(f"**{report.summary}.** {report.verdict}", icon=":material/checklist:")
+    with st.expander("My gradient, claim by claim", expanded=report.first_wrong is not None):
+        marks = derivation.STATUS_MARKS
+        st.dataframe([{"line": c.line, "node": c.title or c.name or "—", "result": f"{marks[c.status]} {c.status}",
+                       "why": c.message} for c in report.claims], hide_index=True, width="stretch")
+        for problem in [c.error for c in report.claims if c.error is not None] + list(report.problems):
+            st.warning(_located_message(S.mine_text(state), problem, prefix="My gradient, "), icon=":material/warning:")
+        wrong = report.first_wrong
+        if wrong is not None and wrong.comparison is not None and wrong.comparison.difference is not None \
+                and wrong.comparison.difference.ndim:
+            comparison = wrong.comparison
+            heat, entries = st.columns([3, 2])
+            heat.plotly_chart(heatmap(comparison.difference, f"{wrong.title}: yours − engine", diverging=True),
+                              width="stretch")
+            entries.dataframe([{"entry": str(list(e.index)), "yours": e.yours, "engine": e.engine,
+                                "difference": e.difference} for e in comparison.differing], hide_index=True)
+        if report.tolerance is not None:
+            st.caption(f"A claim is right when every entry satisfies {report.tolerance}.")
+
+
+def _located_message(text: str, error, prefix: str = "") -> str:
+    line, col = getattr(error, "line", None), getattr(error, "col", None)
+    where = f"{prefix}line {line}, column {col}: " if line else ""
+    where = where[:1].upper() + where[1:]
+    excerpt = caret_excerpt(text, line, col)
     return f"{where}{error.message}" + (f"\n\n```text\n{excerpt}\n```" if excerpt else "")
 
 
@@ -105,12 +167,33 @@ def step_view() -> None:
     if shown is None or shown[0] != key:  # the session keeps what it shows, whatever the store drops
         shown = state[Model.SHOWN] = (key, shared.prepared(*key))
     payload = shown[1].payload
+    checked = S.claims_report(state, check_claims) if state.get(Model.SECOND) is None else None
+    claims = derivation.page_claims(checked[1] if checked is not None and checked[0] == "ok" else None)
+    score = S.score(state)
     page = studio.page_part(program=payload.key, revision=state[Model.REVISION], request=state[Model.REQUEST],
-                            present=bool(state.get(Model.PRESENT)))
+                            present=bool(state.get(Model.PRESENT)), claims=claims,
+                            predictions=derivation.page_predictions(S.predictions(state)),
+                            score=(score.right, score.answered))
     result = STEP_VIEW(key=Widget.STUDIO, data=studio.payload(page, payload), default={names.VIEW_STATE: None},
-                       on_view_change=lambda: None)
+                       on_view_change=lambda: None, on_answers_change=on_answers)
     S.apply_view_report(state, result.get(names.VIEW_STATE))
     S.sync_query_params(state, st.query_params)
+
+
+def check_answers(program: str, seed: int, second: str | None, t: int, answers: tuple):
+    return shared.bounded(derivation.check_answers_job, program, seed, second, t, answers)
+
+
+def on_answers() -> None:
+    """Predict-then-reveal: the browser revealed a step and sends what was typed, to be marked."""
+    state = st.session_state
+    trace = S.active_trace(state)
+    sent = (state.get(Widget.STUDIO) or {}).get(names.ANSWERS_TRIGGER)
+    shown = state.get(Model.SHOWN)
+    current = shown is not None and isinstance(sent, dict) and sent.get("program") == shown[1].payload.key
+    answers = derivation.valid_answers(sent, trace) if trace is not None and current else None
+    if answers is not None:
+        S.mark_answers(state, *answers, check_answers)
 
 
 def layout_choice() -> None:

@@ -13,13 +13,18 @@ new program, a link, what-if) it bumps ``Model.REVISION`` and puts the view it w
 The link contract (lecturers put these links in slides; don't break it):
 ``?program=<text>&t=<int or "end">&seed=<int>``, plus, when they are on, ``node=<id>``,
 ``rankdir=LR``, ``present=1`` (presentation mode), ``autoplay=1`` (with ``speed=<seconds per
-step>``) and ``second=<input>`` (the gradient's own graph); opening it reproduces the screen.
+step>``), ``second=<input>`` (the gradient's own graph), ``collapsed=<frame ids>``,
+``mine=<claims>`` (the student's derivation) and ``predict=1`` (predict-then-reveal); opening it
+reproduces the screen.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from core.claims import ERROR, Score
 from core.errors import AutodiffError
 from core.examples import load_examples
 from core.language import input_span, run
@@ -96,7 +101,11 @@ def init(state, query_params, run_program=run, make_gradient_trace=gradient_trac
     state[Model.SPEED] = _parse_speed(query_params.get(Link.SPEED))
     state[Model.TRACE] = state[Model.SECOND] = state[Model.SECOND_TRACE] = None
     state[Model.T], state[Model.NODE], state[Model.REVISION] = 0, None, 0
-    state[Widget.EXAMPLE] = next((e.title for e in load_examples() if e.program == program), None)
+    example = next((e for e in load_examples() if e.program == program), None)
+    state[Widget.EXAMPLE] = example.title if example is not None else None
+    mine = query_params.get(Link.MINE)
+    state[Model.MINE_INITIAL] = mine if mine is not None else (example.claims or "" if example is not None else "")
+    state[Model.PREDICT] = query_params.get(Link.PREDICT) == "1"
     run_editor(state, run_program)
     state[Model.COLLAPSED] = _parse_collapsed(query_params.get(Link.COLLAPSED))
     wanted_second = query_params.get(Link.SECOND)
@@ -126,7 +135,8 @@ def active_trace(state):
 
 def request_view(state, **changes) -> None:
     """The server moves the view itself: a new revision, which the browser takes once."""
-    for field, key in (("t", Model.T), ("node", Model.NODE), ("playing", Model.PLAYING), ("speed", Model.SPEED)):
+    for field, key in (("t", Model.T), ("node", Model.NODE), ("playing", Model.PLAYING), ("speed", Model.SPEED),
+                       ("predict", Model.PREDICT)):
         if field in changes:
             state[key] = changes[field]
     state[Model.REVISION] = state.get(Model.REVISION, 0) + 1
@@ -135,13 +145,13 @@ def request_view(state, **changes) -> None:
 
 def view_of(state) -> dict:
     return {"t": state.get(Model.T, 0), "node": state.get(Model.NODE), "playing": bool(state.get(Model.PLAYING)),
-            "speed": state.get(Model.SPEED, DEFAULT_SPEED)}
+            "speed": state.get(Model.SPEED, DEFAULT_SPEED), "predict": bool(state.get(Model.PREDICT))}
 
 
 def apply_view_report(state, report) -> bool:
-    """The browser's report of its view ({t, node, playing, speed, revision}). A report made for an
-    older revision (before a new program reached the browser) is ignored. Returns whether the
-    model changed."""
+    """The browser's report of its view ({t, node, playing, speed, revision, collapsed, predict}).
+    A report made for an older revision (before a new program reached the browser) is ignored.
+    Turning predict-then-reveal on starts a new score. Returns whether the model changed."""
     trace = active_trace(state)
     if not isinstance(report, dict) or trace is None or report.get("revision") != state.get(Model.REVISION):
         return False
@@ -156,6 +166,10 @@ def apply_view_report(state, report) -> bool:
     speed = report.get("speed")
     if isinstance(speed, (int, float)) and not isinstance(speed, bool):
         state[Model.SPEED] = _parse_speed(speed)
+    predict = report.get("predict") is True
+    if predict and not state.get(Model.PREDICT):
+        state.pop(Model.PREDICTIONS, None)
+    state[Model.PREDICT] = predict
     collapsed = report.get("collapsed")
     changed = False
     if isinstance(collapsed, list) and all(isinstance(f, int) and not isinstance(f, bool) for f in collapsed):
@@ -210,6 +224,7 @@ def on_example(state, run_program=run) -> None:
     if chosen is None:
         return
     set_editor_text(state, chosen.program)
+    set_mine_text(state, chosen.claims or "")  # a "find the bug" example comes with its wrong derivation
     state[Model.TRACE] = None  # a new example starts at its beginning
     run_editor(state, run_program)
 
@@ -294,6 +309,87 @@ def remember(state, key: tuple, compute):
     return cache[key]
 
 
+# ---- the student's derivation ("My gradient") and predictions ------------------------------------------
+
+
+def mine_key(state) -> str:
+    """The claims editor's widget key: named after the text the server last put in it. A message
+    from the browser that was on its way when the server changed the text (a step report sent a
+    moment after "Show a correct derivation") still carries the old text, under the old key, and
+    is dropped instead of putting that text back."""
+    digest = hashlib.sha256(state.get(Model.MINE_INITIAL, "").encode()).hexdigest()[:10]
+    return f"{Widget.MINE}-{digest}"
+
+
+def mine_text(state) -> str:
+    return state.get(mine_key(state), state.get(Model.MINE_INITIAL, ""))
+
+
+def set_mine_text(state, text: str) -> None:
+    """Put ``text`` in the claims editor (a new default, under a new key: see ``mine_key``)."""
+    state.pop(mine_key(state), None)
+    state[Model.MINE_INITIAL] = text
+
+
+def claims_report(state, check):
+    """("ok", ClaimsReport) or ("error", sentence) for the claims editor's text on the program on
+    screen, or None when there are no claims; ``check(program, seed, text)`` checks them (the page
+    runs it in a bounded job) once per program, seed and text."""
+    text, program = mine_text(state), state.get(Model.PROGRAM)
+    if not text.strip() or program is None:
+        return None
+    key = (program, state.get(Model.SEED, 0), text)
+    kept = state.get(Model.CLAIMS)
+    if kept is None or kept[0] != key:
+        try:
+            kept = (key, ("ok", check(*key)))
+        except AutodiffError as exc:
+            kept = (key, ("error", str(exc)))
+        state[Model.CLAIMS] = kept
+    return kept[1]
+
+
+def predictions_key(state) -> tuple:
+    return state.get(Model.PROGRAM), state.get(Model.SEED, 0), state.get(Model.SECOND)
+
+
+def predictions(state) -> dict:
+    """{t: (Marked, ...)} of the answers marked on the trace on screen."""
+    kept = state.get(Model.PREDICTIONS)
+    return kept["results"] if kept is not None and kept["key"] == predictions_key(state) else {}
+
+
+def mark_answers(state, t: int, answers: tuple, check) -> None:
+    """Mark the answers the browser sent for backward step ``t`` (``((position, text), ...)``);
+    ``check(program, seed, second, t, answers)`` gives their PredictionResults (the page runs it in
+    a bounded job). A step answered again is marked again."""
+    results = dict(predictions(state))
+    if answers:
+        try:
+            marked = tuple(Marked(r.position, r.status, r.message) for r in check(*predictions_key(state), t, answers))
+        except AutodiffError as exc:  # past the job's time, say: every answer says why
+            marked = tuple(Marked(position, ERROR, f"could not be marked: {exc}") for position, _ in answers)
+        results[t] = marked
+    state[Model.PREDICTIONS] = {"key": predictions_key(state), "results": results}
+
+
+class Marked(NamedTuple):
+    """An answer as marked: its edge's position, its status (core.claims.STATUSES) and why."""
+
+    position: int
+    status: str
+    message: str
+
+
+def score(state):
+    """The score over the pass: answers marked right, of answers marked (core.claims.Score)."""
+    total = Score()
+    for marked in predictions(state).values():
+        for result in marked:
+            total = total.add(result)
+    return total
+
+
 # ---- the share link --------------------------------------------------------------------------------
 
 
@@ -318,6 +414,10 @@ def link_params(state) -> dict:
     collapsed = state.get(Model.COLLAPSED)
     if collapsed is not None:
         params[Link.COLLAPSED] = ",".join(map(str, sorted(collapsed))) or "none"
+    if mine_text(state).strip():
+        params[Link.MINE] = mine_text(state)
+    if state.get(Model.PREDICT):
+        params[Link.PREDICT] = "1"
     return params
 
 

@@ -33,6 +33,7 @@ from core.trace import Trace, format_value
 
 from . import names
 from .clusters import Clusters, default_collapsed
+from .derivation import NO_CLAIMS, PageClaims, prompts
 from .layout import layout_svg
 from .view import EDGE_STATES, EDGE_STYLES, STATUS_MEANING, STATUS_STYLES, GraphView
 
@@ -144,6 +145,9 @@ def program_payload(trace: Trace, rankdir: str = "TB", collapsed=frozenset()) ->
                          for e in clusters.edges],
         "steps": [_step(trace, t) for t in range(trace.t_end + 1)],
         "inspect": [_inspect(trace, node.id) for node in trace.nodes],
+        # Predict-then-reveal asks these before each backward step: {t: [[position, parent,
+        # question, what to type], ...]}.
+        "prompts": prompts(trace),
     }
     return json.dumps(data, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
@@ -214,15 +218,19 @@ def heat(value) -> dict:
 # ---- what changes with the page, on every run ------------------------------------------------------
 
 
-def page_part(*, program: str, revision: int, request: dict, present: bool) -> bytes:
+def page_part(*, program: str, revision: int, request: dict, present: bool, claims: PageClaims = NO_CLAIMS,
+              predictions: dict | None = None, score: tuple = (0, 0)) -> bytes:
     """The small first line of the payload: the view the server asks for (``request``: t, node,
     playing, speed), which the browser takes only when ``revision`` differs from the last it took
-    (a new program, a link, what-if), the mode, and the names the browser code shares with Python
-    and the tests; ``program`` is the key of the program part that follows. It does not change
-    when the browser reports a step, so such a rerun sends the browser the very message it has
-    (Streamlit then sends only its hash)."""
+    (a new program, a link, what-if), the mode, the student's claims as marks on the graph, the
+    answers marked so far and their score, and the names the browser code shares with Python and
+    the tests; ``program`` is the key of the program part that follows. It does not change when the
+    browser reports a step, so such a rerun sends the browser the very message it has (Streamlit
+    then sends only its hash)."""
     return json.dumps({
-        "program": program, "revision": revision, "request": request, "present": present, "state": names.VIEW_STATE,
+        "program": program, "revision": revision, "request": request, "present": present,
+        "marks": claims.marks, "firstWrong": claims.first_wrong, "predictions": predictions or {},
+        "score": list(score), "state": names.VIEW_STATE, "answers": names.ANSWERS_TRIGGER,
         "hooks": names.HOOKS, "static": f"{names.STATIC_URL}/", "assets": static_version(),
     }, separators=(",", ":")).encode("utf-8")
 

@@ -20,8 +20,9 @@ export function lookIndex(timeline, t) {
 }
 
 export class GraphPane {
-  constructor(box, { onSelect, onViewChange, onFrame }) {
-    this.box = box; // the scrolling-free viewport element; the SVG fills it
+  constructor(box, { onSelect, onViewChange, onFrame, hooks }) {
+    this.box = box;
+    this.hooks = hooks; // the scrolling-free viewport element; the SVG fills it
     this.onSelect = onSelect;
     this.onFrame = onFrame; // a click on a collapsed frame (open it) or on a frame's box (close it)
     this.onViewChange = onViewChange;
@@ -219,6 +220,38 @@ export class GraphPane {
     this.selection.setAttribute("y", b.y - pad - this.shift[1]);
     this.selection.setAttribute("width", b.width + 2 * pad);
     this.selection.setAttribute("height", b.height + 2 * pad);
+  }
+
+  // ---- the student's claims ("My gradient") ---------------------------------------------------------
+  // A box around each node a claim is about: solid ✓ when right, heavy dashed ✗ when wrong (or of
+  // the wrong shape), dotted ? when it could not be checked; the first wrong node says so.
+  setMarks(marks, firstWrong) {
+    if (!this.svg) return;
+    this.svg.querySelectorAll("g.claim-mark").forEach((e) => e.remove());
+    const graph = this.svg.querySelector("g.graph");
+    for (const [nodeId, status, symbol, message] of marks) {
+      const node = this.entryOf(nodeId);
+      if (!node) continue;
+      const pad = 9, b = node.box, x = b.x - pad - this.shift[0], y = b.y - pad - this.shift[1];
+      const group = document.createElementNS(SVG_NS, "g");
+      group.setAttribute("class", `claim-mark ${status}${nodeId === firstWrong ? " first" : ""}`);
+      group.dataset.hook = this.hooks?.claim_mark ?? "claim-mark";
+      group.dataset.node = String(nodeId);
+      group.dataset.status = status;
+      const rect = document.createElementNS(SVG_NS, "rect");
+      rect.setAttribute("x", x); rect.setAttribute("y", y);
+      rect.setAttribute("width", b.width + 2 * pad); rect.setAttribute("height", b.height + 2 * pad);
+      rect.setAttribute("rx", "8");
+      const words = nodeId === firstWrong ? `${symbol} first wrong claim` : `${symbol} your ḡ`;
+      const label = document.createElementNS(SVG_NS, "text");
+      label.setAttribute("x", x + b.width + 2 * pad); label.setAttribute("y", y - 4);
+      label.setAttribute("text-anchor", "end");
+      label.textContent = words;
+      const title = document.createElementNS(SVG_NS, "title");
+      title.textContent = message;
+      group.append(title, rect, label);
+      graph.appendChild(group);
+    }
   }
 
   // ---- the viewport -------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ export function heatmap(heat, caption, diverging) {
 
 // ---- the node inspector -----------------------------------------------------------------------------
 
-export function renderInspector(container, data, nodeId, t, following) {
+export function renderInspector(container, data, nodeId, t, following, claim) {
   const node = data.nodes[nodeId];
   const [kind, title, op, shape] = node;
   const look = data.looks[nodeId][lookIndex(data.looks[nodeId], t)];
@@ -153,6 +153,8 @@ export function renderInspector(container, data, nodeId, t, following) {
   const parts = [
     element("p", { class: "caption", text: `${title} · ${op} · shape ${shape} · ${status}${following ? " (the current node)" : ""}` }),
   ];
+  // [node, status, symbol, message]: the student's claim about this node's gradient.
+  if (claim) parts.push(element("p", { class: `claim ${claim[1]}`, text: `Your claim, ${claim[3]} ${claim[2]}` }));
   if (info.value) {
     parts.push(heatmap(info.value, "value", false));
   } else {

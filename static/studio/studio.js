@@ -6,6 +6,7 @@
 const version = new URL(import.meta.url).search; // "?v=<hash of these files>": never a stale copy
 const { GraphPane, lookIndex } = await import(`./graph.js${version}`);
 const { element, renderStep, renderInspector, renderFormula, Tape } = await import(`./panels.js${version}`);
+const { Predictor } = await import(`./predict.js${version}`);
 
 const REPORT_DELAY_MS = 200; // a burst of key presses reports once
 const PRESENT_TEXT_PX = 18; // presentation: the current node's text at least this big on screen
@@ -89,6 +90,7 @@ class Studio {
     const staticBase = new URL(page.static, window.location.origin + window.location.pathname).href;
     this.hooks = page.hooks;
     this.stateName = page.state;
+    this.answersName = page.answers;
     if (!this.root) this.build(component.parentElement, staticBase);
     if (!this.katex) loadKatex(staticBase).then((k) => { this.katex = k; this.render(); });
     const newProgram = page.program !== this.programKey;
@@ -103,6 +105,8 @@ class Studio {
       this.graphBox.classList.remove("waiting");
       performance.mark("bps:graph-inserted");
       this.tape.rows = null;
+      this.predictor.reset();
+      delete this.stepBox.dataset.asking;
       this.slider.max = String(this.data.tEnd);
       this.noteBox.textContent = this.data.note ?? "";
       this.noteBox.hidden = !this.data.note;
@@ -110,6 +114,10 @@ class Studio {
     }
     this.present = page.present;
     this.root.classList.toggle("present", this.present);
+    this.predictor.marks = page.predictions ?? {};
+    this.predictor.score = page.score ?? [0, 0];
+    this.graph.setMarks(page.marks ?? [], page.firstWrong);
+    this.marks = new Map((page.marks ?? []).map((mark) => [mark[0], mark]));
     if (page.revision !== this.revision) {
       // The server moved the step itself (a new program, a link, what-if): take its request.
       const request = page.request;
@@ -117,6 +125,7 @@ class Studio {
       this.t = Math.min(Math.max(request.t, 0), this.data.tEnd);
       this.node = request.node;
       this.speed = request.speed;
+      this.setPredicting(request.predict, false);
       this.setPlaying(request.playing, false);
     }
     this.speedSelect.value = String(this.speed);
@@ -138,7 +147,7 @@ class Studio {
       first: button(h.first, "First", "⇤", () => this.go(0)),
       prev: button(h.prev, "Previous", "←", () => this.go(this.stepped(-1))),
       play: button(h.play, "Play", "▶", () => this.setPlaying(!this.playing)),
-      next: button(h.next, "Next", "→", () => this.go(this.stepped(1))),
+      next: button(h.next, "Next", "→", () => this.next()),
       last: button(h.last, "Last", "⇥", () => this.go(this.data.tEnd)),
     };
     this.phase = element("div", { class: "phase", hook: h.phase, "aria-live": "polite" });
@@ -147,7 +156,13 @@ class Studio {
     this.speedSelect = element("select", { hook: h.speed, "aria-label": "Seconds per step" },
       ...SPEEDS.map((s) => element("option", { value: String(s), text: `${s} s/step` })));
     this.speedSelect.addEventListener("change", () => { this.speed = Number(this.speedSelect.value); if (this.playing) this.setPlaying(true); this.report(true); });
-    const toolbar = element("div", { class: "toolbar", hook: h.toolbar }, ...Object.values(this.buttons), this.phase, this.slider, this.speedSelect);
+    // Predict-then-reveal: a toggle and the score over the pass.
+    this.predictor = new Predictor(h);
+    this.predictButton = element("button", { type: "button", class: "predict", hook: h.predict, "aria-pressed": "false", title: "Predict, then reveal: before each backward step, say what it will send" },
+      element("span", { class: "symbol", text: "?" }), element("span", { class: "label", text: "Predict" }));
+    this.predictButton.addEventListener("click", () => this.setPredicting(!this.predictor.on));
+    this.scoreChip = element("span", { class: "score", hook: h.score, "aria-live": "polite" });
+    const toolbar = element("div", { class: "toolbar", hook: h.toolbar }, ...Object.values(this.buttons), this.phase, this.slider, this.speedSelect, this.predictButton, this.scoreChip);
     // Next and Previous step over a collapsed call or iteration as one step; this enters it.
     this.stepIntoSlot = element("div", { class: "step-into" });
 
@@ -208,6 +223,7 @@ class Studio {
     this.graph = new GraphPane(this.graphBox, {
       onSelect: (id) => { this.node = this.node === id ? null : id; this.render(); this.report(); },
       onFrame: (fid, close) => this.setFrame(fid, close),
+      hooks: h,
     });
   }
 
@@ -229,9 +245,34 @@ class Studio {
     if (!fromPlayer && this.playing) this.setPlaying(false);
     if (next === this.t) { this.render(); return; }
     const animate = this.animate && next === this.t + 1;
+    if (next > this.t) this.predictor.passed(this.t, next);
     this.t = next;
     this.render({ animate });
     this.report();
+  }
+
+  // Next: reveal the step asked about, else the next step.
+  next() {
+    if (this.predictor.pending(this.data, this.t)) this.reveal();
+    else this.go(this.stepped(1));
+  }
+
+  // ---- predict, then reveal ------------------------------------------------------------------------
+  setPredicting(on, report = true) {
+    const wasOn = this.predictor.on;
+    this.predictor.on = Boolean(on);
+    if (this.predictor.on && !wasOn) this.predictor.reset(); // a new pass, a new score
+    this.predictButton.setAttribute("aria-pressed", String(this.predictor.on));
+    if (this.data) this.render();
+    if (report) this.report(true);
+  }
+
+  reveal() {
+    const t = this.t;
+    const items = this.predictor.collect(t);
+    if (items.length) this.component.setTriggerValue(this.answersName, { t, program: this.programKey, items });
+    this.render({ animate: this.animate });
+    this.graphBox.focus({ preventScroll: true }); // the keys step again
   }
 
   currentNode() {
@@ -290,14 +331,18 @@ class Studio {
     if (!this.data || !this.graph.svg) return;
     const { t, data } = this;
     const step = data.steps[t];
-    this.phase.textContent = step[0];
+    const asking = this.predictor.pending(data, t);
+    this.phase.textContent = asking ? `${step[0]}: predict` : step[0];
     this.slider.value = String(t);
     this.buttons.first.disabled = this.buttons.prev.disabled = t === 0;
     this.buttons.next.disabled = this.buttons.last.disabled = t === data.tEnd;
     this.buttons.play.querySelector(".symbol").textContent = this.playing ? "❚❚" : "▶";
     this.buttons.play.querySelector(".label").textContent = this.playing ? "Pause" : "Play";
     this.buttons.play.setAttribute("aria-label", this.playing ? "Pause" : "Play");
-    this.graph.show(t, { animate });
+    this.predictButton.hidden = !data.prompts || !Object.keys(data.prompts).length;
+    this.scoreChip.hidden = this.predictButton.hidden || !this.predictor.on;
+    this.scoreChip.textContent = this.predictor.scoreText();
+    this.graph.show(asking ? t - 1 : t, { animate: animate && !asking }); // asking: the step is not shown yet
     const frame = this.frameOfStep();
     this.stepIntoSlot.replaceChildren(...(frame ? [this.stepInto] : []));
     if (frame) this.stepInto.textContent = `Step into ${frame[2]}`;
@@ -305,13 +350,24 @@ class Studio {
     const current = this.currentNode();
     const shownNode = this.node ?? current ?? data.nodes.length - 1;
     this.graph.select(this.node);
+    if (asking) this.graph.select(current); // the node whose step is asked about
     const focus = current ?? shownNode;
     if (this.present) this.graph.present(this.neighbourhood(focus), PRESENT_TEXT_PX, smooth);
     else if (this.follow && focus != null) this.graph.follow([focus], smooth);
-    renderStep(this.stepBox, step, this.katex, this.hooks);
+    if (asking) {
+      if (this.stepBox.dataset.asking !== String(t)) {
+        this.predictor.renderQuestions(this.stepBox, data, t, { focus: !this.present, onReveal: () => this.reveal() });
+        this.stepBox.dataset.asking = String(t);
+      }
+    } else {
+      delete this.stepBox.dataset.asking;
+      renderStep(this.stepBox, step, this.katex, this.hooks);
+      const marks = this.predictor.renderMarks(data, t);
+      if (marks) this.stepBox.prepend(marks);
+    }
     this.inspectSelect.value = this.node == null ? "" : String(this.node);
     if (!this.present) {
-      renderInspector(this.inspectorBox, data, shownNode, t, this.node == null);
+      renderInspector(this.inspectorBox, data, shownNode, asking ? t - 1 : t, this.node == null, this.marks?.get(shownNode));
       if (this.tapeDetails.open) {
         if (!this.tape.rows) this.tape.build(data);
         this.tape.show(t);
@@ -357,7 +413,8 @@ class Studio {
         if (!this.root?.isConnected) { this.destroy(); return; }
         if (this.t >= this.data.tEnd) { this.setPlaying(false); return; }
         this.go(this.stepped(1), { fromPlayer: true });
-        if (this.t >= this.data.tEnd) { this.setPlaying(false); return; }
+        // At the end, or at a step to predict: stop and wait.
+        if (this.t >= this.data.tEnd || this.predictor.pending(this.data, this.t)) { this.setPlaying(false); return; }
         this.timer = setTimeout(tick, Math.max(0, start + (ticks + 1) * interval - performance.now()));
       };
       this.timer = setTimeout(tick, interval);
@@ -373,7 +430,7 @@ class Studio {
     const target = event.composedPath ? event.composedPath()[0] : event.target;
     if (isTextField(target)) return;
     const actions = {
-      ArrowRight: () => this.go(this.stepped(1)), PageDown: () => this.go(this.stepped(1)),
+      ArrowRight: () => this.next(), PageDown: () => this.next(),
       ArrowLeft: () => this.go(this.stepped(-1)), PageUp: () => this.go(this.stepped(-1)),
       Home: () => this.go(0), End: () => this.go(this.data.tEnd),
       " ": () => this.setPlaying(!this.playing),
@@ -391,7 +448,7 @@ class Studio {
     const send = () => {
       this.component.setStateValue(this.stateName, {
         t: this.t, node: this.node, playing: this.playing, speed: this.speed, revision: this.revision,
-        collapsed: this.collapsed(), ...extra,
+        collapsed: this.collapsed(), predict: this.predictor.on, ...extra,
       });
     };
     if (now) send(); else this.reportTimer = setTimeout(send, REPORT_DELAY_MS);
