@@ -123,6 +123,7 @@ class Studio {
       const request = page.request;
       this.revision = page.revision;
       this.t = Math.min(Math.max(request.t, 0), this.data.tEnd);
+      this.predictor.passed(0, this.t); // a link to step t: the steps before it are shown, t is asked
       this.node = request.node;
       this.speed = request.speed;
       this.setPredicting(request.predict, false);
@@ -246,6 +247,7 @@ class Studio {
     if (next === this.t) { this.render(); return; }
     const animate = this.animate && next === this.t + 1;
     if (next > this.t) this.predictor.passed(this.t, next);
+    else this.predictor.revealed.add(next); // going back: a step already shown, not asked again
     this.t = next;
     this.render({ animate });
     this.report();
