@@ -236,7 +236,13 @@ def test_after_a_server_restart_the_page_comes_back_and_nothing_typed_is_lost():
             for _ in range(3):
                 page.keyboard.press("ArrowRight")
             page.wait_for_function("() => new URL(location.href).searchParams.get('t') === '3'", timeout=10000)
-            page.locator("textarea").click()
+            # A claim, checked: the verdict appears above the step view, which keeps its step.
+            page.locator('[class*="st-key-mine-"] textarea').fill("grad(z, x) = y + 1")
+            page.locator(hook("graph")).click(position={"x": 5, "y": 5})
+            page.wait_for_function("() => new URL(location.href).searchParams.get('mine') === 'grad(z, x) = y + 1'",
+                                   timeout=20000)
+            assert phase(page) == "Backward 1 of 2"
+            page.locator(".st-key-editor textarea").click()
             page.keyboard.press("Control+End")
             page.keyboard.type("w = z * 2")  # typed, not run yet
         # The server is gone; a new one starts on the same address, and the page reconnects.
@@ -246,7 +252,8 @@ def test_after_a_server_restart_the_page_comes_back_and_nothing_typed_is_lost():
                 page.wait_for_timeout(200)  # Playwright delivers events while it waits
             assert len(sockets) >= 2, "the page did not reconnect"
             page.wait_for_timeout(3000)  # the new session's first run has finished
-            assert page.locator("textarea").input_value() == SEED_PROGRAM + "w = z * 2"
+            assert page.locator(".st-key-editor textarea").input_value() == SEED_PROGRAM + "w = z * 2"
+            assert page.locator('[class*="st-key-mine-"] textarea').input_value() == "grad(z, x) = y + 1"
             assert phase(page) == "Backward 1 of 2"
 
 

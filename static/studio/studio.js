@@ -11,7 +11,11 @@ const { Predictor } = await import(`./predict.js${version}`);
 const REPORT_DELAY_MS = 200; // a burst of key presses reports once
 const PRESENT_TEXT_PX = 18; // presentation: the current node's text at least this big on screen
 const SPEEDS = [0.25, 0.5, 1, 1.5, 2, 3];
-const instances = new WeakMap(); // parentElement -> Studio: the component's JS runs again on new data
+// The component's name -> its Studio (a page has one step view). The JS runs again on new data, and
+// Streamlit may also mount the component afresh in a new element with a new frontend key (when
+// elements above it come or go): the Studio, its step and its drawn graph then move into the new
+// element instead of starting over from the server's last request.
+const instances = new Map();
 
 let katexPromise = null;
 function loadKatex(staticBase) {
@@ -75,6 +79,13 @@ class Studio {
     this.katex = null;
   }
 
+  // After a move into a new element (see mount): autoplay and the view go on where they were.
+  resumeAfterMove() {
+    if (!this.destroyed) return;
+    this.destroyed = false;
+    if (this.playing) this.setPlaying(true, false);
+  }
+
   attach() {
     if (this.attached) return;
     this.attached = true;
@@ -92,6 +103,7 @@ class Studio {
     this.stateName = page.state;
     this.answersName = page.answers;
     if (!this.root) this.build(component.parentElement, staticBase);
+    this.resumeAfterMove();
     if (!this.katex) loadKatex(staticBase).then((k) => { this.katex = k; this.render(); });
     const newProgram = page.program !== this.programKey;
     if (newProgram) {
@@ -479,15 +491,18 @@ class Studio {
     document.removeEventListener("keydown", this.onKey);
     window.removeEventListener("resize", this.onResize);
     this.attached = false;
-    instances.delete(this.component?.parentElement);
+    this.destroyed = true;
   }
 }
 
 export async function mount(component, base) {
-  let studio = instances.get(component.parentElement);
+  const key = component.name;
+  let studio = instances.get(key);
   if (!studio) {
     studio = new Studio(component, base);
-    instances.set(component.parentElement, studio);
+    instances.set(key, studio);
+  } else if (studio.root && studio.root.parentNode !== component.parentElement) {
+    component.parentElement.append(studio.root); // mounted afresh: keep the step, the graph, the view
   }
   await studio.update(component);
   return () => studio.cleanup();
