@@ -531,10 +531,30 @@ def prediction_prompts(trace: Trace, t: int) -> tuple:
     """The questions for backward step ``t``: one Prompt per edge it sends along, in order."""
     names = _Names(trace)
     k = _step_of(trace, t)
+    return _step_prompts(trace, k, names.known_before(k), None if UPSTREAM in names.values else UPSTREAM)
+
+
+def pass_prompts(trace: Trace) -> dict:
+    """Every backward step's questions, ``{t: (Prompt, ...)}``, as ``prediction_prompts`` gives them,
+    with the program's names read once (per step, reading them would make a big pass quadratic)."""
+    names = _Names(trace)
+    upstream = None if UPSTREAM in names.values else UPSTREAM
+    final = {name: trace.final_at(node) for name, node in names.nodes.items()}
+    known = sorted(((k, name) for name, k in final.items() if k is not None))  # the order of known_before
+    out, count = {}, 0
+    for k in range(1, len(trace.backward_steps) + 1):
+        while count < len(known) and known[count][0] < k:
+            count += 1
+        prompts = _step_prompts(trace, k, tuple(name for _, name in known[:count]), upstream)
+        if prompts:
+            out[trace.t_forward_end + k] = prompts
+    return out
+
+
+def _step_prompts(trace: Trace, k: int, may_use: tuple, upstream) -> tuple:
+    t = trace.t_forward_end + k
     step = trace.backward_steps[k - 1]
     node_title = trace.title(step.node)
-    may_use = names.known_before(k)
-    upstream = None if UPSTREAM in names.values else UPSTREAM
     return tuple(Prompt(int(t), k, step.node, node_title, c.position, c.parent, trace.title(c.parent),
                         trace.nodes[c.parent].shape, f"What does {trace.title(c.parent)} receive from {node_title}?",
                         may_use, upstream)

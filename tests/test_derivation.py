@@ -5,6 +5,9 @@ score over a pass, and the link that keeps the claims and the mode."""
 from __future__ import annotations
 
 import json
+import time
+
+import pytest
 
 from core import claims
 from core.errors import AutodiffError
@@ -148,3 +151,27 @@ def test_claims_are_checked_once_per_program_seed_and_text():
     state[S.mine_key(state)] = "grad(z, x) = 5\n"
     status, checked = S.claims_report(state, check)
     assert len(calls) == 2 and checked.first_wrong is not None
+
+
+@pytest.mark.parametrize("example", load_examples(), ids=lambda e: e.title[:30])
+def test_the_questions_of_a_whole_pass_are_each_steps_questions(example):
+    trace = run(example.program)
+    every = claims.pass_prompts(trace)
+    assert sorted(every) == [t for t in range(trace.t_forward_end + 1, trace.t_end + 1)
+                             if trace.backward_steps[t - trace.t_forward_end - 1].contributions]
+    for t, asked in every.items():
+        assert asked == claims.prediction_prompts(trace, t)
+
+
+def test_a_big_pass_gets_its_questions_in_linear_time():
+    from bench.programs import largest_program
+
+    trace = run(largest_program())
+    started = time.process_time()
+    derivation.prompts(trace)
+    one_step = time.process_time()
+    claims.prediction_prompts(trace, trace.t_end)
+    each = time.process_time() - one_step
+    # All the steps together cost less than a few single steps asked one by one (a quadratic
+    # version costs as much per step as a single call, times thousands of steps).
+    assert one_step - started < 50 * max(each, 1e-3), (one_step - started, each)

@@ -44,13 +44,11 @@ def prompts(trace: Trace) -> dict:
     round trip)."""
     out = {}
     output = trace.nodes[trace.output].name or "out"
-    for t in range(trace.t_forward_end + 1, trace.t_end + 1):
-        asked = claims.prediction_prompts(trace, t)
-        if asked:
-            gbar = f", {claims.UPSTREAM} (ḡ of {asked[0].node_title})" if asked[0].upstream is not None else ""
-            hint = (f"Type a number, an array as a list, or an expression of the program's names{gbar} and "
-                    f"{claims.HEAD}({output}, NAME) of nodes already ✓. Enter reveals.")
-            out[str(t)] = [hint, [[p.position, p.parent, p.question, _what_to_type(p.shape)] for p in asked]]
+    for t, asked in claims.pass_prompts(trace).items():
+        gbar = f", {claims.UPSTREAM} (ḡ of {asked[0].node_title})" if asked[0].upstream is not None else ""
+        hint = (f"Type a number, an array as a list, or an expression of the program's names{gbar} and "
+                f"{claims.HEAD}({output}, NAME) of nodes already ✓. Enter reveals.")
+        out[str(t)] = [hint, [[p.position, p.parent, p.question, _what_to_type(p.shape)] for p in asked]]
     return out
 
 
