@@ -15,6 +15,7 @@ class Model:
     INITIALIZED = "model.initialized"
     PROGRAM = "model.program"  # the text of the program on screen (the last one that ran)
     INITIAL_TEXT = "model.initial_text"  # the editor's default: the link's program
+    EDITOR_UNSEEN = "model.editor_unseen"  # the editor's browser value not yet read (see state.adopt_editor)
     SEED = "model.seed"
     TRACE = "model.trace"
     ERROR = "model.error"  # a ProgramError, or None

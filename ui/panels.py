@@ -51,10 +51,11 @@ def editor() -> None:
     left, middle, right = st.columns([5, 4, 3])
     with left:
         # persist_state: what was typed survives the runs that don't draw the editor (presentation mode).
-        st.text_area("Program", value=state[Model.INITIAL_TEXT], key=Widget.EDITOR, height=150,
-                     on_change=S.run_editor, args=(state, run_program),
-                     help="One statement per line; the last one is the output. Ctrl+Enter runs it.",
-                     persist_state="session")
+        text = st.text_area("Program", value=state[Model.INITIAL_TEXT], key=Widget.EDITOR, height=150,
+                            on_change=S.run_editor, args=(state, run_program),
+                            help="One statement per line; the last one is the output. Ctrl+Enter runs it.",
+                            persist_state="session")
+        S.adopt_editor(state, text, run_program)
         run, seed, _ = st.columns([1, 2, 3], vertical_alignment="bottom")
         run.button("Run", icon=":material/play_arrow:", key=Widget.RUN, on_click=S.run_editor,
                    args=(state, run_program), type="primary", width="stretch")

@@ -94,6 +94,7 @@ def init(state, query_params, run_program=run, make_gradient_trace=gradient_trac
     # a value set by the server would replace what the browser holds (after a server restart, the
     # text a user typed but had not run yet).
     state[Model.INITIAL_TEXT] = program
+    state[Model.EDITOR_UNSEEN] = True
     state[Model.SEED] = state[Widget.SEED] = _parse_seed(query_params.get(Link.SEED, 0))
     state[Model.RANKDIR] = state[Widget.RANKDIR] = "LR" if query_params.get(Link.RANKDIR) == "LR" else "TB"
     state[Model.PRESENT] = state[Widget.PRESENT] = query_params.get(Link.PRESENT) == "1"
@@ -214,6 +215,15 @@ def run_editor(state, run_program=run) -> None:
     state[Model.STALE] = False
     t = trace.t_end if at_end else (min(old_t, trace.t_end) if same_shape else 0)
     request_view(state, t=t, node=state.get(Model.NODE) if same_shape else None)
+
+
+def adopt_editor(state, text: str, run_program=run) -> None:
+    """The editor's value, the first time the session draws it. A browser that reconnects to a new
+    server (a restart) sends what its editor holds, typed and maybe never run; the session's first
+    run started from the link, and no change callback fires for a widget the session has not drawn
+    yet. Run that text so the graph, the link and the editor agree."""
+    if state.pop(Model.EDITOR_UNSEEN, False) and text != state.get(Model.PROGRAM):
+        run_editor(state, run_program)
 
 
 # ---- callbacks ---------------------------------------------------------------------------------------
