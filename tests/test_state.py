@@ -161,3 +161,39 @@ def test_collapsed_frames_are_in_the_link_and_in_the_reports():
     assert S.link_params(state)[Link.COLLAPSED] == "none"
     report(state, collapsed="all")  # not a list of frame ids: ignored
     assert state[Model.COLLAPSED] == frozenset()
+
+
+def test_a_reconnecting_browsers_editor_text_runs_once_and_the_links_program_not_again():
+    """After a server restart the session starts from the link; the editor the browser still holds
+    may have more in it (typed, not run), which runs when the editor is first drawn."""
+    from core.errors import AutodiffError
+    from core.language import run
+
+    ran = []
+
+    def counting(text, seed):
+        ran.append(text)
+        return run(text, seed=seed)
+
+    state = {}
+    S.init(state, {"program": SEED_PROGRAM, "t": "3"}, run_program=counting)
+    assert state[Model.T] == 3 and ran == [SEED_PROGRAM]
+    state[Widget.EDITOR] = SEED_PROGRAM + "w = z * 2\n"  # what the browser sent
+    S.adopt_editor(state, state[Widget.EDITOR], counting)
+    assert ran[-1] == SEED_PROGRAM + "w = z * 2\n" and state[Model.PROGRAM] == ran[-1] and state[Model.T] == 0
+    S.adopt_editor(state, state[Widget.EDITOR], counting)  # only the first drawing
+    assert len(ran) == 2
+
+    same = {}
+    S.init(same, {"program": SEED_PROGRAM, "t": "3"}, run_program=counting)
+    S.adopt_editor(same, SEED_PROGRAM, counting)  # the link's own text: no second run
+    assert len(ran) == 3 and same[Model.T] == 3
+
+    def failing(text, seed):  # a program stopped by its time budget costs that time once, not twice
+        ran.append(text)
+        raise AutodiffError("stopped after 10 s")
+
+    slow = {}
+    S.init(slow, {"program": SEED_PROGRAM}, run_program=failing)
+    S.adopt_editor(slow, SEED_PROGRAM, failing)
+    assert len(ran) == 4 and slow[Model.ERROR] is not None

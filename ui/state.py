@@ -222,8 +222,8 @@ def adopt_editor(state, text: str, run_program=run) -> None:
     server (a restart) sends what its editor holds, typed and maybe never run; the session's first
     run started from the link, and no change callback fires for a widget the session has not drawn
     yet. Run that text so the graph, the link and the editor agree."""
-    if state.pop(Model.EDITOR_UNSEEN, False) and text != state.get(Model.PROGRAM):
-        run_editor(state, run_program)
+    if state.pop(Model.EDITOR_UNSEEN, False) and text != state.get(Model.INITIAL_TEXT):
+        run_editor(state, run_program)  # not what init ran (it failed or not: no second run of it)
 
 
 # ---- callbacks ---------------------------------------------------------------------------------------
