@@ -109,6 +109,25 @@ def test_nodes_never_move_and_clicker_presses_are_never_dropped(server):
         page.screenshot(path=str(ARTIFACTS / "mlp-end.png"))
 
 
+CURRENT_NODE_ON_SCREEN = f"""() => {{
+    const g = {STUDIO_ROOT}.querySelector('g.node[data-status="current"]');
+    const node = g.getBoundingClientRect();
+    const box = {STUDIO_ROOT}.querySelector('{hook('graph')}').getBoundingClientRect();
+    return {{pixels: g.querySelector('text').getBoundingClientRect().height,
+             inside: node.left >= box.left && node.right <= box.right && node.top >= box.top
+                     && node.bottom <= box.bottom && node.bottom <= window.innerHeight}}; }}"""
+
+
+def assert_current_node_readable_on_screen(page, screen: str) -> None:
+    """Presentation mode's promise: the current node inside the graph's box, its text >= 18 px."""
+    settled = f"() => {{ const m = ({CURRENT_NODE_ON_SCREEN})(); return m.pixels >= 18 && m.inside; }}"
+    with contextlib.suppress(Exception):  # the view glides there (slower on a busy machine); asserted below
+        page.wait_for_function(settled, timeout=5000)
+    seen = page.evaluate(CURRENT_NODE_ON_SCREEN)
+    assert seen["pixels"] >= 18, f"the current node's text is {seen['pixels']:.1f} px high on a {screen} screen"
+    assert seen["inside"], f"the current node is not on the {screen} screen"
+
+
 def test_presentation_mode_keys_and_readable_text(server):
     with chromium_page(1280, 720) as page:
         open_studio(page, share_link(server, MLP, t="3"))
@@ -119,20 +138,25 @@ def test_presentation_mode_keys_and_readable_text(server):
         wait_for_phase(page, "Forward 4 of 8")
         page.keyboard.press("PageDown")
         wait_for_phase(page, "Forward 5 of 8")
-        measure = f"""() => {{
-            const g = {STUDIO_ROOT}.querySelector('g.node[data-status="current"]');
-            const node = g.getBoundingClientRect();
-            const box = {STUDIO_ROOT}.querySelector('{hook('graph')}').getBoundingClientRect();
-            return {{pixels: g.querySelector('text').getBoundingClientRect().height,
-                     inside: node.left >= box.left && node.right <= box.right && node.top >= box.top
-                             && node.bottom <= box.bottom && node.bottom <= window.innerHeight}}; }}"""
-        settled = f"() => {{ const m = ({measure})(); return m.pixels >= 18 && m.inside; }}"
-        with contextlib.suppress(Exception):  # the view glides there (slower on a busy machine); asserted below
-            page.wait_for_function(settled, timeout=5000)
-        seen = page.evaluate(measure)
-        assert seen["pixels"] >= 18, f"the current node's text is {seen['pixels']:.1f} px high on a 1280×720 screen"
-        assert seen["inside"], "the current node is not on screen"
+        assert_current_node_readable_on_screen(page, "1280×720")
         page.screenshot(path=str(ARTIFACTS / "presentation-1280x720.png"))
+
+
+def test_presentation_keeps_the_current_node_on_screen_when_its_neighbours_are_far_apart(server):
+    """A wide graph: a neuron's square feeds the loss, a sum drawn far away; at a readable size the
+    node and all its neighbours cannot be on screen together, and the node itself must be."""
+    from bench.programs import neuron_layer_program
+    from core.language import run
+
+    program = neuron_layer_program(24, 12)
+    t = run(program).t_forward_end + 4
+    for width, height in ((1920, 1080), (1280, 720)):
+        with chromium_page(width, height) as page:
+            open_studio(page, share_link(server, program, t=str(t), present="1"), timeout_ms=120000)
+            assert_current_node_readable_on_screen(page, f"{width}×{height}")
+            page.keyboard.press("ArrowRight")  # the next step's node too
+            assert_current_node_readable_on_screen(page, f"{width}×{height}")
+            page.screenshot(path=str(ARTIFACTS / f"presentation-big-{width}x{height}.png"))
 
 
 def test_autoplay_in_the_browser_at_its_rate(server):

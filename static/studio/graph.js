@@ -330,7 +330,9 @@ export class GraphPane {
     this.setView(box.x + box.width / 2, box.y + box.height / 2, this.view.scale, smooth);
   }
 
-  // Presentation: the node and its neighbours at >= minPx rendered text; the whole graph if it fits.
+  // Presentation: the node (ids[0]) and its neighbours at >= minPx rendered text; the whole graph if
+  // it fits. When the neighbours are too far apart to fit at that size, as much of them as fits,
+  // with the node itself always in view.
   present(ids, minPx, smooth) {
     const minScale = minPx / TEXT_SIZE;
     const whole = Math.min(this.fitScale(), 2.2);
@@ -338,11 +340,26 @@ export class GraphPane {
       if (!this.view || Math.abs(this.view.scale - whole) > 1e-3) this.fit(smooth);
       return;
     }
-    const box = this.boxOf(ids);
+    const box = this.boxOf(ids), focus = this.boxOf(ids.slice(0, 1));
     if (!box) return;
     const scale = Math.max(minScale, Math.min(this.fitScale(box, 24), 2.2));
     if (this.view && Math.abs(this.view.scale - scale) < 1e-3 && this.visible(box)) return;
-    this.setView(box.x + box.width / 2, box.y + box.height / 2, scale, smooth);
+    if (this.view && Math.abs(this.view.scale - scale) < 1e-3 && focus && this.visible(focus) &&
+        !this.fitsAt(box, scale)) return; // already showing the node; its far neighbours cannot all fit
+    const v = this.viewport(), m = 24 / scale;
+    const halfW = v.width / scale / 2 - m, halfH = v.height / scale / 2 - m;
+    const clamp = (c, lo, hi) => (lo <= hi ? Math.min(Math.max(c, lo), hi) : (lo + hi) / 2);
+    let cx = box.x + box.width / 2, cy = box.y + box.height / 2;
+    if (focus) { // move the centre just enough that the node is inside the view
+      cx = clamp(cx, focus.x + focus.width - halfW, focus.x + halfW);
+      cy = clamp(cy, focus.y + focus.height - halfH, focus.y + halfH);
+    }
+    this.setView(cx, cy, scale, smooth);
+  }
+
+  fitsAt(box, scale, margin = 12) {
+    const v = this.viewport();
+    return box.width <= (v.width - 2 * margin) / scale && box.height <= (v.height - 2 * margin) / scale;
   }
 
   // The rendered size of the node's text in CSS pixels (what a viewer at the back sees).
