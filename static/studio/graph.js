@@ -331,8 +331,8 @@ export class GraphPane {
   }
 
   // Presentation: the node (ids[0]) and its neighbours at >= minPx rendered text; the whole graph if
-  // it fits. When the neighbours are too far apart to fit at that size, as much of them as fits,
-  // with the node itself always in view.
+  // it fits. When the neighbours are too far apart to fit at that size, the node in the middle with
+  // whatever of them is near.
   present(ids, minPx, smooth) {
     const minScale = minPx / TEXT_SIZE;
     const whole = Math.min(this.fitScale(), 2.2);
@@ -346,15 +346,8 @@ export class GraphPane {
     if (this.view && Math.abs(this.view.scale - scale) < 1e-3 && this.visible(box)) return;
     if (this.view && Math.abs(this.view.scale - scale) < 1e-3 && focus && this.visible(focus) &&
         !this.fitsAt(box, scale)) return; // already showing the node; its far neighbours cannot all fit
-    const v = this.viewport(), m = 24 / scale;
-    const halfW = v.width / scale / 2 - m, halfH = v.height / scale / 2 - m;
-    const clamp = (c, lo, hi) => (lo <= hi ? Math.min(Math.max(c, lo), hi) : (lo + hi) / 2);
-    let cx = box.x + box.width / 2, cy = box.y + box.height / 2;
-    if (focus) { // move the centre just enough that the node is inside the view
-      cx = clamp(cx, focus.x + focus.width - halfW, focus.x + halfW);
-      cy = clamp(cy, focus.y + focus.height - halfH, focus.y + halfH);
-    }
-    this.setView(cx, cy, scale, smooth);
+    const centre = focus && !this.fitsAt(box, scale) ? focus : box; // too far apart: the node in the middle
+    this.setView(centre.x + centre.width / 2, centre.y + centre.height / 2, scale, smooth);
   }
 
   fitsAt(box, scale, margin = 12) {
