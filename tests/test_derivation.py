@@ -13,23 +13,10 @@ from core import claims
 from core.errors import AutodiffError
 from core.examples import load_examples
 from core.language import run
+from tests.page_model import SEED_PROGRAM, fresh, report
 from ui import derivation, studio
 from ui import state as S
 from ui.names import Link, Model, Widget
-
-SEED_PROGRAM = "x = 2.0\ny = 3.0\nz = x * y + x\n"
-
-
-def fresh(**query) -> dict:
-    state = {}
-    S.init(state, query)
-    return state
-
-
-def report(state, **view) -> bool:
-    full = {"t": state[Model.T], "node": state[Model.NODE], "playing": state[Model.PLAYING],
-            "speed": state[Model.SPEED], "revision": state[Model.REVISION], **view}
-    return S.apply_view_report(state, full)
 
 
 def test_every_backward_step_comes_with_its_questions():

@@ -3,23 +3,9 @@ view requests, what-if edits, second order and the link itself."""
 
 from __future__ import annotations
 
+from tests.page_model import SEED_PROGRAM, fresh, report
 from ui import state as S
 from ui.names import Link, Model, Widget
-
-SEED_PROGRAM = "x = 2.0\ny = 3.0\nz = x * y + x\n"
-
-
-def fresh(**query) -> dict:
-    state = {}
-    S.init(state, query)
-    return state
-
-
-def report(state, **view) -> bool:
-    """What the step view sends back, for the revision it has."""
-    full = {"t": state[Model.T], "node": state[Model.NODE], "playing": state[Model.PLAYING],
-            "speed": state[Model.SPEED], "revision": state[Model.REVISION], **view}
-    return S.apply_view_report(state, full)
 
 
 def test_link_round_trip():
