@@ -2,7 +2,7 @@
 within 100 MB of its value before, after 200 sessions).
 
     python bench/memory.py                      # 200 sessions of the 230 MB-trace program, 8 at a time
-    python bench/memory.py --program sum100 --sessions 10 --concurrency 1 --ttl 5   # issue 12's 1.5 GB trace (now refused)
+    python bench/memory.py --program sum100 --sessions 10 --concurrency 1 --ttl 5   # 1.5 GB: now refused
     python bench/memory.py --sessions 20 --concurrency 4      # a quicker look
 
 Runs the real server (``streamlit_app.py`` by default: the page, which starts the memory janitor; as
