@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import random
 import statistics
 import sys
@@ -31,14 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.programs import costliest_program  # noqa: E402
 from bench.protocol import AppServer, StreamlitSession  # noqa: E402
 from core.examples import load_examples  # noqa: E402
-from ui.names import VIEW_STATE, Widget  # noqa: E402
-
-
-def view_report(session: StreamlitSession, t: int) -> dict:
-    """What the step view sends after stepping to ``t``: its view, for the revision it was given
-    (the first line of the component's payload)."""
-    page = json.loads(session.widgets[Widget.STUDIO].element.bytes.split(b"\n", 1)[0])
-    return {VIEW_STATE: {"t": t, "node": None, "playing": False, "speed": 1.0, "revision": page["revision"]}}
 
 
 async def student(url: str, program: str, args, times: list, errors: list) -> None:
@@ -48,7 +39,7 @@ async def student(url: str, program: str, args, times: list, errors: list) -> No
             await session.rerun()
             for t in range(1, args.steps + 1):
                 start = time.perf_counter()
-                result = await session.set_widget(Widget.STUDIO, json_value=view_report(session, t))
+                result = await session.report_step(t)
                 times.append(result.seconds)
                 errors.extend(result.exceptions)
                 await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - start)))

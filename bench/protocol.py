@@ -9,7 +9,7 @@ that draw elements, ``page_info_changed`` with the new query string, ``script_fi
 
     async with StreamlitSession("http://127.0.0.1:8501", query={"program": "x = 2.0\\ny = x*x"}) as s:
         first = await s.rerun()                           # what opening the link does
-        step = await s.set_widget("step_next", trigger_value=True)   # a click on the key "step_next"
+        step = await s.report_step(1)                     # the step view reports step 1
         print(step.seconds, step.status, s.exceptions)
 
 What it emulates from the browser, and why:
@@ -155,6 +155,16 @@ class StreamlitSession:
         if not one_shot:
             self._values[widget.id] = state
         return await self._run(self._back_msg(fragment_id=widget.fragment_id, extra=state if one_shot else None))
+
+    async def report_step(self, t: int) -> RunResult:
+        """What the page's step view sends after the user stepped to ``t`` in the browser: its
+        view, for the revision the server last gave it (the first line of its payload), which
+        reruns the step view's fragment."""
+        from ui.names import VIEW_STATE, Widget
+
+        page = json.loads(self.widgets[Widget.STUDIO].element.bytes.split(b"\n", 1)[0])
+        view = {"t": t, "node": None, "playing": False, "speed": 1.0, "revision": page["revision"]}
+        return await self.set_widget(Widget.STUDIO, json_value={VIEW_STATE: view})
 
     def _back_msg(self, fragment_id: str, extra: WidgetState | None = None) -> BackMsg:
         back = BackMsg()

@@ -55,7 +55,7 @@ async def browser(base: str, index: int) -> dict:
     query = {"program": PROGRAM, "seed": 0, "t": 0}
     async with StreamlitSession(base, query=query, headers=headers) as session:
         first = await session.rerun()
-        steps = [await session.set_widget("step_next", trigger_value=True) for _ in range(2)]
+        steps = [await session.report_step(t) for t in (1, 2)]  # stepping twice in the browser
     for _ in range(3):  # ordinary requests, as the page's assets
         request = urllib.request.Request(f"{base}/_stcore/health", headers=headers)
         urllib.request.urlopen(request, timeout=10).close()
