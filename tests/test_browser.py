@@ -380,6 +380,10 @@ def test_predict_then_reveal_scores_a_right_and_a_wrong_answer(server):
         wait_for_phase(page, "Backward 2 of 2: predict")
         questions = page.locator(hook("question")).all_inner_texts()
         assert questions == ["What does x receive from × #2?", "What does y receive from × #2?"]
+        page.locator(f"{hook('tape')} summary").click()  # the tape does not give the answer away either
+        tape_x = page.locator(f"{hook('tape')} tbody tr", has_text="x").first.locator("td").nth(5)
+        assert tape_x.inner_text() == "1 (1 of 2)", tape_x.inner_text()  # x's ḡ before this step
+        page.locator(hook("answer")).first.click()
         page.keyboard.type("y * gbar")  # the first answer box has the focus: x receives ḡ·y = 3
         page.locator(hook("answer")).nth(1).fill("5")  # y receives ḡ·x = 2
         page.keyboard.press("Enter")
@@ -403,3 +407,22 @@ def test_the_broadcasting_step_shows_the_sum_over_the_broadcast_axis(server):
         assert "∑" in text and "axis 0" in text  # b̄ += Σ_axis 0 (Ȳ), not b̄ += Ȳ
         assert "summed over that axis" in page.locator(hook("step")).inner_text()
         page.locator(hook("step")).screenshot(path=str(ARTIFACTS / "tensor-step.png"))
+
+
+def test_an_expanded_entry_stays_while_the_step_does(server):
+    """A matrix product's entry, written out on a click, stays through what does not change the
+    step (a click on a node, a resize): the step's text is typeset once per step."""
+    with chromium_page() as page:
+        open_studio(page, share_link(server, MLP, t="13"))
+        page.locator(f"{hook('expansion')} .expansion-grid button").nth(1).click()
+        formula = page.locator(f"{hook('expansion')} .expansion-formula .katex")
+        formula.first.wait_for(timeout=10000)
+        page.locator(f'{GRAPH_SVG} g.node[data-status="current"]').click()  # inspect it: the page renders again
+        page.locator(f"{hook('inspector')}").wait_for()
+        page.set_viewport_size({"width": 1500, "height": 1000})
+        page.wait_for_timeout(300)
+        assert formula.count() == 1, "the written-out entry was lost"
+        assert page.locator(f"{hook('expansion')} .expansion-grid button.chosen").count() == 1
+        page.keyboard.press("ArrowRight")  # another step: its own text
+        wait_for_phase(page, "Backward 6 of 8")
+        assert page.locator(f"{hook('expansion')} .expansion-grid button.chosen").count() == 0

@@ -356,7 +356,8 @@ class Studio {
     this.predictButton.hidden = !data.prompts || !Object.keys(data.prompts).length;
     this.scoreChip.hidden = this.predictButton.hidden || !this.predictor.on;
     this.scoreChip.textContent = this.predictor.scoreText();
-    this.graph.show(asking ? t - 1 : t, { animate: animate && !asking }); // asking: the step is not shown yet
+    const shown = asking ? t - 1 : t; // asking: the step itself is not shown yet, anywhere
+    this.graph.show(shown, { animate: animate && !asking });
     const frame = this.frameOfStep();
     this.stepIntoSlot.replaceChildren(...(frame ? [this.stepInto] : []));
     if (frame) this.stepInto.textContent = `Step into ${frame[2]}`;
@@ -372,19 +373,27 @@ class Studio {
       if (this.stepBox.dataset.asking !== String(t)) {
         this.predictor.renderQuestions(this.stepBox, data, t, { focus: !this.present, onReveal: () => this.reveal() });
         this.stepBox.dataset.asking = String(t);
+        this.drawnStep = null; // the questions replaced the step's text
       }
     } else {
       delete this.stepBox.dataset.asking;
-      renderStep(this.stepBox, step, this.katex, this.hooks);
+      // Typeset once per step shown: a render for anything else (a resize, a click, play) keeps the
+      // step box as it is, with the expansion entry the user picked in it.
+      const drawn = this.drawnStep;
+      if (!drawn || drawn.data !== data || drawn.t !== t || drawn.katex !== this.katex) {
+        renderStep(this.stepBox, step, this.katex, this.hooks);
+        this.drawnStep = { data, t, katex: this.katex };
+      }
+      this.stepBox.querySelector(":scope > .answer-marks")?.remove();
       const marks = this.predictor.renderMarks(data, t);
       if (marks) this.stepBox.prepend(marks);
     }
     this.inspectSelect.value = this.node == null ? "" : String(this.node);
     if (!this.present) {
-      renderInspector(this.inspectorBox, data, shownNode, asking ? t - 1 : t, this.node == null, this.marks?.get(shownNode));
+      renderInspector(this.inspectorBox, data, shownNode, shown, this.node == null, this.marks?.get(shownNode));
       if (this.tapeDetails.open) {
         if (!this.tape.rows) this.tape.build(data);
-        this.tape.show(t);
+        this.tape.show(shown);
       }
     }
   }
