@@ -45,10 +45,12 @@ def payload(at: AppTest) -> tuple:
 
 
 def report(at: AppTest, **view) -> AppTest:
-    """The browser reports its view (for the revision it has been given)."""
+    """The browser reports its view (for the revision it has been given), with the frames its
+    payload draws collapsed, as the step view always does."""
     state = at.session_state
+    collapsed = [frame[0] for frame in payload(at)[1].get("frames", []) if frame[4]]
     full = {"t": state[Model.T], "node": state[Model.NODE], "playing": state[Model.PLAYING],
-            "speed": state[Model.SPEED], "revision": state[Model.REVISION], **view}
+            "speed": state[Model.SPEED], "revision": state[Model.REVISION], "collapsed": collapsed, **view}
     at.session_state[Widget.STUDIO] = {VIEW_STATE: full}
     return at.run()
 
@@ -92,6 +94,19 @@ def test_the_browser_reports_its_step_and_the_link_follows():
     assert page["revision"] == revision and page["request"]["t"] == 0  # no new request: the browser leads
     report(at, t=4, node=None)
     assert link(at)["t"] == "end" and "node" not in link(at)
+
+
+def test_stepping_reuses_the_prepared_program():
+    """The first report sends back the frames the payload drew collapsed (the program's default,
+    resolved): the same prepared program, not a second run, layout and payload of it."""
+    rnn = next(e for e in load_examples() if "RNN" in e.title).program
+    for program in (SEED_PROGRAM, rnn):
+        at = app(program=program)
+        shown = at.session_state[Model.SHOWN][1]
+        report(at, t=2)
+        report(at, t=3)
+        assert at.session_state[Model.SHOWN][1] is shown
+        assert at.session_state[Model.T] == 3
 
 
 def test_a_report_for_an_old_program_is_ignored():

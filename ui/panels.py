@@ -165,7 +165,7 @@ def step_view() -> None:
     key = (state[Model.PROGRAM], state.get(Model.SEED, 0), state.get(Model.SECOND), state.get(Model.RANKDIR, "TB"),
            state.get(Model.COLLAPSED))
     shown = state.get(Model.SHOWN)
-    if shown is None or shown[0] != key:  # the session keeps what it shows, whatever the store drops
+    if not _shows(shown, key):  # the session keeps what it shows, whatever the store drops
         shown = state[Model.SHOWN] = (key, shared.prepared(*key))
     payload = shown[1].payload
     checked = S.claims_report(state, check_claims) if state.get(Model.SECOND) is None else None
@@ -177,8 +177,20 @@ def step_view() -> None:
                             score=(score.right, score.answered))
     result = STEP_VIEW(key=Widget.STUDIO, data=studio.payload(page, payload), default={names.VIEW_STATE: None},
                        on_view_change=lambda: None, on_answers_change=on_answers)
+    # The same report again, as the component returns it: it is in session state above only once the
+    # session has drawn the component (a new session after a restart gets it here first).
     S.apply_view_report(state, result.get(names.VIEW_STATE))
     S.sync_query_params(state, st.query_params)
+
+
+def _shows(shown, key: tuple) -> bool:
+    """Whether the prepared program the session shows is the one ``key`` asks for. A key without
+    collapsed frames (None: the program's default) is answered with the default resolved
+    (``Prepared.collapsed``), which the browser then reports back: the same program, not another
+    one to prepare."""
+    if shown is None or shown[0][:4] != key[:4]:
+        return False
+    return key[4] == shown[0][4] or key[4] == shown[1].collapsed
 
 
 def check_answers(program: str, seed: int, second: str | None, t: int, answers: tuple):
