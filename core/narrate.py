@@ -27,9 +27,6 @@ from .trace import Trace, format_value
 START, FORWARD, BACKWARD, END = "start", "forward", "backward", "end"
 MAX_TERMS = 6  # a running sum of more contributions is written as (the sum so far) + this one
 WRITTEN_OUT = 6  # an array of at most this many rows and columns is written out in a formula
-# Elementwise ops that broadcast their operands: a contribution to a broadcast operand is the
-# rule's value summed over the axes it was stretched along (unbroadcasting).
-_BROADCASTING = frozenset({"add", "subtract", "multiply", "divide", "power", "maximum", "minimum"})
 
 
 @dataclass(frozen=True)
@@ -204,8 +201,9 @@ def _product_expansion(trace: Trace, node, g, c, names: dict) -> Expansion | Non
 
 
 def _broadcast_axes(op: str | None, grad_shape: tuple, parent_shape: tuple) -> tuple:
-    """The axes of the output a broadcast operand was stretched along (none if it was not)."""
-    if op not in _BROADCASTING or grad_shape == parent_shape:
+    """The axes of the output a broadcast operand was stretched along (none if it was not): for the
+    ops the op table says broadcast, a contribution is the rule's value summed over those axes."""
+    if op not in OPS or not OPS[op].broadcasts or grad_shape == parent_shape:
         return ()
     lead = len(grad_shape) - len(parent_shape)
     return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(parent_shape)

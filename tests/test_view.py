@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import core as ad
+from core.errors import ExpressionError
 from core.examples import load_examples
 from core.language import run
 from core.narrate import narrate, tex_name
@@ -313,6 +314,15 @@ def test_broadcasting_is_shown_as_the_sum_it_is():
     assert "`b` was broadcast along axis 0" in last.sentence
     (to_x,) = [f for f in last.formulas if f.startswith(r"\bar{X} \mathrel{+}=")]
     assert r"\sum" not in to_x  # X has Y's shape: nothing to sum
+
+
+@pytest.mark.parametrize("combine", ["y % x", "hypot(y, x)", "arctan2(y, x)", "maximum(y, x)"])
+def test_every_broadcasting_op_shows_its_sum(combine):
+    """Which ops broadcast is the op table's word, for the narrator and the language's messages."""
+    tr = run(f"y = randn(3)\nx = 2.0\nz = sum({combine})\n")
+    assert "`x` was broadcast along axis 0" in narrate(tr, tr.t_end).sentence
+    with pytest.raises(ExpressionError, match="cannot be broadcast together"):
+        run(f"y = randn(3)\nx = randn(2)\nz = sum({combine})\n")
 
 
 def test_a_rule_index_joins_a_subscripted_name():

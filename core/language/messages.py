@@ -7,6 +7,8 @@ import ast
 import difflib
 from types import MappingProxyType
 
+from ..optable import OPS  # which ops broadcast: the op table says (filled when the ops are imported)
+
 BINARY = MappingProxyType({
     ast.Add: ("add", "+"), ast.Sub: ("subtract", "-"), ast.Mult: ("multiply", "*"),
     ast.Div: ("divide", "/"), ast.Pow: ("power", "**"), ast.MatMult: ("matmul", "@"), ast.Mod: ("mod", "%"),
@@ -66,7 +68,6 @@ INDEX = ("indices must be whole numbers written out or loop counters, like x[0],
          "(not values)")
 COMMON = ("sin", "cos", "tanh", "exp", "log", "sqrt", "sigmoid", "relu", "sum", "mean", "dot", "solve",
           "randn", "zeros", "eye")
-_BROADCASTING = frozenset({"add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "mod"})
 
 
 def suggest(name: str, candidates) -> str:
@@ -78,7 +79,7 @@ def suggest(name: str, candidates) -> str:
 def shape_mismatch(op: str, symbol: str, shapes: tuple, line: int, error) -> str | None:
     """The operator-level words for operands that don't fit ``+``/``@``..., naming the line; None for
     other ops (their ShapeError already names the op and the shapes)."""
-    if op in _BROADCASTING and len(shapes) == 2:
+    if op in OPS and OPS[op].broadcasts and len(shapes) == 2:
         return (f"shapes {shapes[0]} and {shapes[1]} don't fit {symbol} on line {line}: they cannot be "
                 "broadcast together")
     if op in ("matmul", "dot") and len(shapes) == 2 and min(len(s) for s in shapes) > 0:
