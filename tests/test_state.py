@@ -183,3 +183,25 @@ def test_a_reconnecting_browsers_editor_text_runs_once_and_the_links_program_not
     S.init(slow, {"program": SEED_PROGRAM}, run_program=failing)
     S.adopt_editor(slow, SEED_PROGRAM, failing)
     assert len(ran) == 4 and slow[Model.ERROR] is not None
+
+
+def test_an_example_that_fails_to_run_keeps_the_last_graph_and_one_that_runs_starts_at_its_beginning():
+    from core.errors import AutodiffError
+    from core.examples import load_examples
+    from core.language import run
+
+    state = fresh(program=SEED_PROGRAM, t="end")
+    before = state[Model.TRACE]
+
+    def busy(text, seed):
+        raise AutodiffError("the server is busy")
+
+    example = load_examples()[1]
+    state[Widget.EXAMPLE] = example.title
+    S.on_example(state, busy)
+    assert state[Model.TRACE] is before and state[Model.STALE] and state[Model.ERROR] is not None
+    S.on_example(state, lambda text, seed: run(text, seed=seed))
+    assert state[Model.PROGRAM] == example.program and state[Model.T] == 0 and not state[Model.STALE]
+    state[Model.T] = 3  # choosing it again, the same shape as the graph shown: still from its beginning
+    S.on_example(state, lambda text, seed: run(text, seed=seed))
+    assert state[Model.T] == 0

@@ -191,9 +191,10 @@ def set_editor_text(state, text: str) -> None:
     state.pop(Widget.EDITOR, None)
 
 
-def run_editor(state, run_program=run) -> None:
+def run_editor(state, run_program=run, fresh: bool = False) -> None:
     """Run the editor's text. On an error keep the text and the last good trace (marked stale).
-    A rerun of the same program shape (a seed or a number changed) stays at the same step."""
+    A rerun of the same program shape (a seed or a number changed) stays at the same step, unless
+    ``fresh`` (a new example starts at its beginning)."""
     text = editor_text(state)
     seed = state.get(Model.SEED, 0)
     try:
@@ -202,7 +203,7 @@ def run_editor(state, run_program=run) -> None:
         state[Model.ERROR] = ProgramError(exc.message, getattr(exc, "line", None), getattr(exc, "col", None))
         state[Model.STALE] = state.get(Model.TRACE) is not None
         return
-    old = state.get(Model.TRACE) if state.get(Model.SECOND_TRACE) is None else None
+    old = state.get(Model.TRACE) if state.get(Model.SECOND_TRACE) is None and not fresh else None
     old_t = state.get(Model.T, 0)
     at_end = old is not None and old_t == old.t_end
     same_shape = old is not None and old.t_end == trace.t_end
@@ -235,8 +236,7 @@ def on_example(state, run_program=run) -> None:
         return
     set_editor_text(state, chosen.program)
     set_mine_text(state, chosen.claims or "")  # a "find the bug" example comes with its wrong derivation
-    state[Model.TRACE] = None  # a new example starts at its beginning
-    run_editor(state, run_program)
+    run_editor(state, run_program, fresh=True)
 
 
 def on_seed(state, run_program=run) -> None:
