@@ -30,8 +30,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import AutodiffError, ShapeError
-from .ops_elementwise import abs, sign, zeros_like
+from .ops_elementwise import _nonzero, abs, sign, zeros_like
 from .ops_products import _mT, matmul
+from .ops_reduce import _shares
 from .ops_shape import moveaxis, reshape, unreduce
 from .optable import OPS, composite, kept_shape, normalize_axis, primitive, record, reduced, size_of
 from .var import Var, raw
@@ -53,10 +54,6 @@ def _svd_cost(A: tuple) -> float:
 def _eigh_cost(A: tuple) -> float:
     """A symmetric eigendecomposition with its vectors: about 9n³ flops per matrix."""
     return size_of(A[:-2]) * 9 * A[-1] ** 3
-
-
-def _is_graph(*xs) -> bool:
-    return any(type(x) is Var for x in xs)
 
 
 def _gap_reciprocals(values, squared: bool):
@@ -278,16 +275,6 @@ def _norm_shape(x: tuple, ord=None, axis=None, keepdims=False) -> tuple:
 def _norm_forward(x, ord=None, axis=None, keepdims=False):
     _norm_kind(np.shape(x), ord, axis)
     return np.linalg.norm(x, ord, axis, keepdims)
-
-
-def _shares(values, target, axes):
-    """1/(number of ties) where ``values`` equal their extremum ``target`` (kept dims), else 0."""
-    hit = values == target
-    return hit / np.sum(hit, axis=axes, keepdims=True)
-
-
-def _nonzero(x):
-    return x + (raw(x) == 0)
 
 
 def _norm_vjp(g, z, x, ord=None, axis=None, keepdims=False):

@@ -36,9 +36,13 @@ def _extremum_vjp(g, z, x, axis=None, keepdims=False):
     """max/min: the gradient goes to the entries equal to the extremum, split equally on ties."""
     xv, zv = raw(x), raw(z)
     zk = zv if keepdims else np.reshape(zv, kept_shape(xv.shape, axis))
-    hit = xv == zk
-    share = hit / np.sum(hit, axis=axis, keepdims=True)
-    return unreduce(g, xv.shape, axis, keepdims) * share
+    return unreduce(g, xv.shape, axis, keepdims) * _shares(xv, zk, axis)
+
+
+def _shares(values, target, axes):
+    """1/(number of ties) where ``values`` equal their extremum ``target`` (kept dims), else 0."""
+    hit = values == target
+    return hit / np.sum(hit, axis=axes, keepdims=True)
 
 
 def _mean_count(shape: tuple, axis) -> int:

@@ -91,11 +91,6 @@ def _compiled_graphviz() -> bytes:
     return bytes(module.serialize())
 
 
-def preload_svg_renderer() -> None:
-    """Compile Graphviz now (about a second, once per process), e.g. in a background thread at startup."""
-    _compiled_graphviz()
-
-
 def render_svg(dot: str, *, timeout: float = LAYOUT_TIMEOUT, memory: int = LAYOUT_MEMORY) -> str:
     """Lay out DOT source with Graphviz (``dot`` engine) in a fresh WebAssembly instance; the SVG text.
 

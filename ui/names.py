@@ -64,7 +64,6 @@ class Widget:
     TRAIN_ITERATE = "train_iterate"
     TRAIN_OPEN = "train_open"
     MINE = "mine"  # the claims editor ("My gradient"): the prefix of its key (state.mine_key)
-    MINE_CHECK = "mine_check"
     MINE_SOLUTION = "mine_solution"
     TOOLS = "tools"  # the tool tabs: only the open one runs
     DOWNLOAD_DOT = "download_dot"
@@ -104,6 +103,6 @@ HOOKS = {
     "animate": "animate", "svg_download": "svg-download", "step": "step", "formulas": "formulas",
     "inspector": "inspector", "tape": "tape", "expansion": "expansion", "collapse_all": "collapse-all",
     "expand_all": "expand-all", "step_into": "step-into", "predict": "predict", "score": "score",
-    "question": "question", "answer": "answer", "reveal": "reveal", "verdict": "verdict", "claim_mark": "claim-mark",
+    "question": "question", "answer": "answer", "reveal": "reveal", "claim_mark": "claim-mark",
 }
 STATIC_URL = "app/static"  # where Streamlit serves ./static (server.enableStaticServing)

@@ -106,7 +106,7 @@ class Abstract:
         self.meter.charge(self.error_at(node), 0, budget.NODE + budget.RECORD * 2 * math.prod(shape))
         return Shaped(shape, False)
 
-    def construct(self, node, name: str, dims: tuple, fill, key) -> Shaped:
+    def construct(self, node, name: str, dims: tuple, fill) -> Shaped:
         size = math.prod(dims)
         work = size * (budget.RANDOM if name in _RANDOM else budget.ENTRY)
         self.meter.charge(self.error_at(node), size, work + (dims[0] ** 3 * budget.FLOP if name == "spd" else 0))
@@ -212,7 +212,7 @@ class Concrete:
         self.bound.add(id(value))
         return value
 
-    def construct(self, node, name: str, dims: tuple, fill, key):
+    def construct(self, node, name: str, dims: tuple, fill):
         rng = None
         if name in _RANDOM:
             stream = [self.seed, zlib.crc32(self.target.encode("utf-8")), self.draws]

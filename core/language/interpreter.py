@@ -479,7 +479,7 @@ class Interpreter:
         if count > limits.max_elements:
             raise self.error(node, f"{name}() would make {count:,} numbers; the limit is {limits.max_elements:,} "
                                    "per array")
-        return self.domain.construct(node, name, tuple(dims), fill, None)
+        return self.domain.construct(node, name, tuple(dims), fill)
 
     def call_by_names(self, node):
         """A call of one of the caller's name functions: its arguments are names, not values."""

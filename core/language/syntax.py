@@ -78,7 +78,6 @@ class Program:
     lines: tuple = field(repr=False)
     inputs: tuple = ()  # the assignments that bind an input, in order
     input_set: frozenset = frozenset()  # the same, to look up
-    counts: frozenset = frozenset()  # names used as counts or indices
     # Plain dicts, read-only by convention (a mappingproxy would not pickle: programs go to job workers).
     defs: dict = field(default_factory=dict)  # function name -> its FunctionDef
     targets: dict = field(default_factory=dict)  # name bound outside functions -> its first line
@@ -422,7 +421,7 @@ class _Checker:
                                    type(getattr(last, "targets", [None])[0]) is ast.Tuple):
             raise self.error(last, "the last line is the output: end the program with an assignment or an "
                                    "expression, like loss = h or just h")
-        return Program(self.text, tuple(body), self.lines, tuple(inputs.values()), frozenset(inputs.values()), counts,
+        return Program(self.text, tuple(body), self.lines, tuple(inputs.values()), frozenset(inputs.values()),
                        dict(self.defs), dict(self.targets), refused=refused)
 
     # ---- statements ----------------------------------------------------------------------------

@@ -20,12 +20,11 @@ export function lookIndex(timeline, t) {
 }
 
 export class GraphPane {
-  constructor(box, { onSelect, onViewChange, onFrame, hooks }) {
+  constructor(box, { onSelect, onFrame, hooks }) {
     this.box = box;
     this.hooks = hooks; // the scrolling-free viewport element; the SVG fills it
     this.onSelect = onSelect;
     this.onFrame = onFrame; // a click on a collapsed frame (open it) or on a frame's box (close it)
-    this.onViewChange = onViewChange;
     this.view = null; // {cx, cy, scale}: the SVG point at the centre of the box, px per SVG unit
     this.animations = [];
     this.pointer = null;
@@ -286,7 +285,6 @@ export class GraphPane {
     const v = this.viewport(), { cx, cy, scale } = this.view;
     const w = v.width / scale, h = v.height / scale;
     this.svg.setAttribute("viewBox", `${cx - w / 2} ${cy - h / 2} ${w} ${h}`);
-    this.onViewChange?.(this.view);
   }
 
   fit(smooth = true) {
@@ -353,11 +351,6 @@ export class GraphPane {
   fitsAt(box, scale, margin = 12) {
     const v = this.viewport();
     return box.width <= (v.width - 2 * margin) / scale && box.height <= (v.height - 2 * margin) / scale;
-  }
-
-  // The rendered size of the node's text in CSS pixels (what a viewer at the back sees).
-  textPixels() {
-    return this.view ? TEXT_SIZE * this.view.scale : 0;
   }
 
   // ---- pointer input --------------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 // to Python afterwards (debounced), so the share link and the tools follow.
 
 const version = new URL(import.meta.url).search; // "?v=<hash of these files>": never a stale copy
-const { GraphPane, lookIndex } = await import(`./graph.js${version}`);
-const { element, renderStep, renderInspector, renderFormula, Tape } = await import(`./panels.js${version}`);
+const { GraphPane } = await import(`./graph.js${version}`);
+const { element, renderStep, renderInspector, Tape } = await import(`./panels.js${version}`);
 const { Predictor } = await import(`./predict.js${version}`);
 
 const REPORT_DELAY_MS = 200; // a burst of key presses reports once
