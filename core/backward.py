@@ -146,15 +146,18 @@ def _active_order(output: Var, wrt: set):
             # Its ancestors need no gradient, but one may be an enclosing grad's input (the
             # identity node a nested grad puts over it): look on, without activating them.
             # (A separate set: another path from the output may still reach them as usual.)
-            pending = list(node.parents)
+            # The slots, not ``parents``: that would make a leaf for every constant kept as a value.
+            pending = _var_parents(node)
             while pending:
                 ancestor = pending.pop()
                 if ancestor in looked_at or ancestor in wrt:
                     continue
                 looked_at.add(ancestor)
-                if not ancestor.parents and type(ancestor.attrs) is GradScope and ancestor.attrs.active:
-                    nested = True
-                pending.extend(ancestor.parents)
+                if ancestor._first is None and ancestor._more is None:  # a leaf
+                    if type(ancestor.attrs) is GradScope and ancestor.attrs.active:
+                        nested = True
+                else:
+                    pending.extend(_var_parents(ancestor))
             continue
         expand(node)
         push(node)
@@ -169,6 +172,12 @@ def _active_order(output: Var, wrt: set):
             elif type(parent.attrs) is GradScope and parent.attrs.active:
                 nested = True
     return active, order, nested
+
+
+def _var_parents(node: Var) -> list:
+    """A node's operands that are Vars, read from its slots (a constant's value is skipped)."""
+    more = node._more
+    return [p for p in ((node._first, node._second) if more is None else more) if type(p) is Var]
 
 
 def backward(output: Var, wrt, seed=None, *, create_graph=None, record=None, order=None) -> dict:

@@ -466,3 +466,18 @@ def test_the_fast_order_agrees_with_the_full_toposort_on_random_graphs():
             assert (fast[w] is None) == (full[w] is None)
             if fast[w] is not None:
                 assert fast[w] == pytest.approx(full[w], rel=1e-12, abs=1e-12)
+
+
+def test_a_nested_grad_leaves_the_outer_graphs_constants_as_values():
+    """Looking for an enclosing grad's input among a nested grad's ancestors reads the slots: no leaf
+    is made for a constant kept as a value (the objects the slots exist to save)."""
+    outer = []
+
+    def f(x):
+        y = x * np.arange(3.0)
+        outer.append(y)
+        return ad.grad(lambda z: ad.sum(ad.sin(z)))(y)
+
+    jac = ad.jacobian(f)(np.ones(3))
+    np.testing.assert_allclose(jac, np.diag(-np.sin(np.arange(3.0)) * np.arange(3.0)), atol=1e-15)
+    assert type(outer[0]._second) is np.ndarray
