@@ -18,6 +18,7 @@ import numpy as np
 
 from .backward import backward
 from .errors import AutodiffError, ShapeError
+from .ops_elementwise import zeros_like
 from .var import GradScope, Var, as_value, input_leaf
 
 
@@ -44,20 +45,13 @@ def _run(f, args, kwargs, indices, scope: GradScope):
     return f(*call_args, **kwargs), leaves
 
 
-def _zeros_like(leaf: Var):
-    return np.zeros(leaf.shape) if leaf.shape else np.float64(0.0)
-
-
 def value_and_grad(f, argnums=None):
     """``value_and_grad(f)(*args)`` -> ``(f(*args), gradients)``; see ``grad`` for ``argnums``."""
 
     def value_and_grad_f(*args, **kwargs):
         indices, single = _argnums_of(argnums, len(args))
-        scope = GradScope()
-        try:
+        with GradScope() as scope:
             return _value_and_grad(f, args, kwargs, indices, single, scope)
-        finally:
-            scope.active = False  # from now on, its leaves are no enclosing grad's
 
     value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
     return value_and_grad_f
@@ -69,12 +63,12 @@ def _value_and_grad(f, args, kwargs, indices, single, scope):
         value = as_value(out, "the function's output")
         if np.size(value) != 1:
             raise _not_scalar(np.shape(value))
-        grads = [_zeros_like(leaf) for leaf in leaves]
+        grads = [zeros_like(leaf) for leaf in leaves]
     else:
         if out.size != 1:  # a scalar, or a size-1 array such as sum(x, keepdims=True)
             raise _not_scalar(out.shape)
         by_leaf = backward(out, leaves)
-        grads = [_zeros_like(leaf) if by_leaf[leaf] is None else by_leaf[leaf] for leaf in leaves]
+        grads = [zeros_like(leaf) if by_leaf[leaf] is None else by_leaf[leaf] for leaf in leaves]
         value = out if any(type(g) is Var for g in grads) else out._value
     grads = _unalias([_in_dtype_of(g, args[i]) for g, i in zip(grads, indices)])
     return value, (grads[0] if single else tuple(grads))
@@ -104,11 +98,8 @@ def jacobian(f, argnums: int = 0):
     """
 
     def jacobian_f(*args, **kwargs):
-        scope = GradScope()
-        try:
+        with GradScope() as scope:
             return _jacobian(f, args, kwargs, argnums, scope)
-        finally:
-            scope.active = False
 
     jacobian_f.__name__ = f"jacobian_{getattr(f, '__name__', 'f')}"
     return jacobian_f
@@ -130,7 +121,7 @@ def _jacobian(f, args, kwargs, argnums, scope):
             raise AutodiffError(
                 "jacobian cannot itself be differentiated; use hessian(f), or grad(grad(f)) for scalars"
             )
-        rows.append(_zeros_like(leaf) if row is None else row)
+        rows.append(zeros_like(leaf) if row is None else row)
     return np.reshape(np.stack(rows), out.shape + leaf.shape)
 
 

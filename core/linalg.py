@@ -114,14 +114,20 @@ def _lu(op: str, A):
     return lu, piv
 
 
-def _cholesky_if_spd(op: str, A):
+def _spd_cholesky(A):
     """The lower Cholesky factor of A if A is exactly symmetric and positive definite (half the
-    work of LU, and no pivoting), else None; like ``_lu``, it refuses a matrix that is singular
-    to working precision (LAPACK's condition estimate from the factor)."""
+    work of LU, and no pivoting), else None."""
     if not np.array_equal(A, A.T):
         return None
     chol, info = dpotrf(A, lower=1, clean=0)
-    if info != 0:
+    return chol if info == 0 else None
+
+
+def _cholesky_if_spd(op: str, A):
+    """``_spd_cholesky``, refusing, like ``_lu``, a matrix that is singular to working precision
+    (LAPACK's condition estimate from the factor)."""
+    chol = _spd_cholesky(A)
+    if chol is None:
         return None
     rcond, _ = dpocon(chol, np.linalg.norm(A, 1), uplo="L")
     if rcond < _EPS:
@@ -301,10 +307,9 @@ def _logabsdet_forward(A):
 def _logdet_one(A):
     """(log det A, the factors kept), through Cholesky when A is exactly symmetric and positive
     definite (covariances: half the work of LU, and log det A = 2 Σ log Lᵢᵢ), else through LU."""
-    if np.array_equal(A, A.T):
-        chol, info = dpotrf(A, lower=1, clean=0)
-        if info == 0:
-            return 2.0 * np.sum(np.log(np.diagonal(chol))), {"chol": chol}
+    chol = _spd_cholesky(A)
+    if chol is not None:
+        return 2.0 * np.sum(np.log(np.diagonal(chol))), {"chol": chol}
     sign, value, lu = _lu_logdet("logdet", A)
     if sign < 0:
         raise LinAlgError(

@@ -162,19 +162,6 @@ prod = primitive("prod", _reduction(np.prod), symbol="Π", attrs=("axis", "keepd
 ])
 
 
-def _moment_forward(numpy_moment):
-    def forward(x, axis=None, ddof=0, keepdims=False):
-        if axis is not None and np.ndim(x) == 0:
-            normalize_axes(axis, 0)
-        return numpy_moment(x, axis=axis, ddof=ddof, keepdims=keepdims and np.ndim(x) > 0)
-
-    return forward
-
-
-def _moment_shape(x: tuple, axis=None, ddof=0, keepdims=False) -> tuple:
-    return reduced(x, axis, keepdims)
-
-
 def _centered(x, axis):
     """x minus its mean over ``axis`` (kept), with engine ops: differentiable again."""
     return x - mean(x, axis=axis, keepdims=True)
@@ -192,10 +179,10 @@ def _std_vjp(g, z, x, axis=None, ddof=0, keepdims=False):
     return unreduce(g, x.shape, axis, keepdims) * _centered(x, axis) / (denominator * count)
 
 
-var = primitive("var", _moment_forward(np.var), attrs=("axis", "ddof", "keepdims"), shape=_moment_shape, grads=[
+var = primitive("var", _reduction(np.var), attrs=("axis", "ddof", "keepdims"), shape=reduced, grads=[
     ("x", _var_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}\, 2 (x_i - \bar{x}) / (n - \text{ddof})"),
 ])
-std = primitive("std", _moment_forward(np.std), attrs=("axis", "ddof", "keepdims"), shape=_moment_shape, grads=[
+std = primitive("std", _reduction(np.std), attrs=("axis", "ddof", "keepdims"), shape=reduced, grads=[
     ("x", _std_vjp, r"\bar{x}_i \mathrel{+}= \bar{z}\, (x_i - \bar{x}) / ((n - \text{ddof})\, z)"),
 ])
 

@@ -448,5 +448,4 @@ def normalize_axis(axis, ndim: int) -> int:
 
 def kept_shape(shape: tuple, axis) -> tuple:
     """The shape a reduction over ``axis`` has with ``keepdims=True``."""
-    axes = normalize_axes(axis, len(shape))
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return reduced(shape, axis, keepdims=True)

@@ -520,12 +520,9 @@ def trace_function(f, *args, names=None) -> Trace:
         names = [params[i] if i < len(params) else f"x{i}" for i in range(len(args))]
     if len(names) != len(args):
         raise AutodiffError(f"trace got {len(args)} arguments but {len(names)} names")
-    scope = GradScope()
-    try:
+    with GradScope() as scope:
         leaves = [input_leaf(a, scope, name) for a, name in zip(args, names)]
         out = f(*leaves)
         if type(out) is not Var:
             raise AutodiffError("the function's output does not depend on its inputs; nothing to trace")
         return Trace.build(out, dict(zip(names, leaves)))
-    finally:
-        scope.active = False

@@ -325,6 +325,12 @@ class GradScope(Mapping):
     def __init__(self):
         self.active = True
 
+    def __enter__(self) -> GradScope:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.active = False  # from now on, its leaves are no enclosing grad's
+
     def __getitem__(self, key):
         raise KeyError(key)
 
