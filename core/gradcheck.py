@@ -400,11 +400,6 @@ def numerical_grad(f, *args, eps: float = 1e-6):
     values = [as_value(a, f"argument {i}") for i, a in enumerate(args)]
     result = []
     for index, value in enumerate(values):
-        flat = np.array(value, dtype=np.float64).reshape(-1)
-        out = np.empty(flat.size)
-        for j in range(flat.size):
-            step = np.zeros(flat.size)
-            step[j] = 1.0
-            out[j] = central_difference(f, values, index, step.reshape(np.shape(value)), eps)
-        result.append(out.reshape(np.shape(value)) if np.shape(value) else np.float64(out[0]))
+        numeric = _entrywise(f, values, index, eps, symmetric=False)
+        result.append(numeric if np.shape(value) else np.float64(numeric))
     return result[0] if len(result) == 1 else tuple(result)

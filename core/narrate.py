@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .language import messages as M  # the words an error uses for where it happened
 from .ops import OPS
 from .rules import plain_text, substitute
 from .trace import Trace, format_value
@@ -143,8 +144,7 @@ def _backward(trace: Trace, t: int) -> Narration:
 def where_made(node) -> str:
     """The calls and loop iterations a node was made in, innermost first: "in layer(x, W1, b1),
     call 2, in iteration t = 3 of the loop on line 4"; "" for a node made at the top level."""
-    return ", ".join(f"in {f.label}, call {f.index}" if f.kind == "call" else
-                     f"in iteration {f.name} = {f.index} of the loop on line {f.line}"
+    return ", ".join(f"in {f.label}, call {f.index}" if f.kind == "call" else M.iteration(f.name, f.index, f.line)
                      for f in reversed(node.scope))
 
 

@@ -293,8 +293,7 @@ class Concrete:
                 raise self.program.error(node, f"a comparison needs single numbers, not shape {np.shape(v)}: "
                                                "compare sum(x), x[0] or max(x)")
         left, right = float(np.reshape(left, ())), float(np.reshape(right, ()))
-        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
-                "==": left == right, "!=": left != right}[symbol]
+        return M.COMPARE[symbol](left, right)
 
 
 class Values(Concrete):

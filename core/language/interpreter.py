@@ -264,8 +264,7 @@ class Interpreter:
             right = self.expr(right_node)
             symbol = M.COMPARISONS[type(op)]
             if type(left) is int and type(right) is int:
-                truth = {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
-                         "==": left == right, "!=": left != right}[symbol]
+                truth = M.COMPARE[symbol](left, right)
             else:
                 truth = self.domain.compare(node, symbol, self.value(left, node.left), self.value(right, right_node))
             if truth is False:
@@ -411,7 +410,8 @@ class Interpreter:
                          + list(self.name_functions))
         if hint:
             return f"'{name}' is not a function here{hint}"
-        return f"'{name}' is not a function here; available: {', '.join(M.COMMON)}, … ({len(FUNCTIONS) + 7} in all)"
+        total = len(FUNCTIONS) + len(CONSTRUCTOR_NAMES)
+        return f"'{name}' is not a function here; available: {', '.join(M.COMMON)}, … ({total} in all)"
 
     def arguments(self, node, public) -> tuple:
         """(the operands' expressions, the attrs) of a call of an engine function, as its kind of

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import operator
 from types import MappingProxyType
 
 from ..optable import OPS  # which ops broadcast: the op table says (filled when the ops are imported)
@@ -15,6 +16,9 @@ BINARY = MappingProxyType({
 })
 COMPARISONS = MappingProxyType({
     ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
+})
+COMPARE = MappingProxyType({  # what each comparison's symbol computes
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
 })
 BAD_OPERATORS = MappingProxyType({
     ast.BitXor: "^ is not a power here (in Python it is bitwise xor); write x ** 2",
