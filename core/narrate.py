@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import as_matrix
 from .language import messages as M  # the words an error uses for where it happened
 from .ops import OPS
 from .rules import plain_text, substitute
@@ -280,7 +281,7 @@ def _term(value) -> str:
 def _written_out(a: np.ndarray) -> np.ndarray | None:
     """The array as the rows of a matrix to write out (a vector is one row, higher ranks fold into
     rows), or None when that is more than WRITTEN_OUT rows or columns."""
-    rows = a.reshape(1, -1) if a.ndim == 1 else a.reshape(-1, a.shape[-1])
+    rows = as_matrix(a)
     return rows if rows.shape[0] <= WRITTEN_OUT and rows.shape[1] <= WRITTEN_OUT else None
 
 

@@ -13,12 +13,17 @@ import numpy as np
 from .api import hessian
 from .backward import backward
 from .errors import AutodiffError
-from .language import as_function, build
+from .language import as_function, build, run
 from .ops import getitem
 from .trace import Trace
 from .var import Var
 
 MAX_HESSIAN_INPUTS = 64  # a dense Hessian beyond that is a table nobody reads; use hvp
+
+
+def program_trace(program: str, seed: int, second: str | None = None) -> Trace:
+    """The trace the page shows: the program's own, or with ``second`` its gradient's graph."""
+    return gradient_trace(program, seed, second) if second else run(program, seed=seed)
 
 
 def gradient_trace(program: str, seed: int, wrt: str) -> Trace:

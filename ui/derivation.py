@@ -11,27 +11,22 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from core import claims
-from core.language import run
-from core.second_order import gradient_trace
+from core.second_order import program_trace
 from core.trace import Trace
 
 MAX_ANSWER_CHARS = claims.ANSWER_LIMITS.max_chars
 STATUS_MARKS = {claims.RIGHT: "✓", claims.WRONG: "✗", claims.SHAPE: "✗", claims.ERROR: "?"}
 
 
-def _trace(program: str, seed: int, second: str | None) -> Trace:
-    return gradient_trace(program, seed, second) if second else run(program, seed=seed)
-
-
 def check_claims_job(program: str, seed: int, text: str) -> claims.ClaimsReport:
     """The claims of ``text`` checked on ``program``'s pass (a job function)."""
-    return claims.check_claims(_trace(program, seed, None), text, seed=seed)
+    return claims.check_claims(program_trace(program, seed), text, seed=seed)
 
 
 def check_answers_job(program: str, seed: int, second: str | None, t: int, answers: tuple) -> tuple:
     """Each ``(position, answer)`` marked against what backward step ``t`` sends along that edge
     (a job function). Positions the step does not have raise ``AutodiffError``."""
-    trace = _trace(program, seed, second)
+    trace = program_trace(program, seed, second)
     return tuple(claims.check_prediction(trace, t, position, answer, seed=seed) for position, answer in answers)
 
 

@@ -10,16 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-
-def as_matrix(value) -> np.ndarray:
-    """Arrays of any rank as a 2-D picture: a vector is one row; higher ranks fold their
-    leading axes into rows."""
-    a = np.asarray(value, dtype=float)
-    if a.ndim == 0:
-        return a.reshape(1, 1)
-    if a.ndim == 1:
-        return a.reshape(1, -1)
-    return a.reshape(-1, a.shape[-1])
+from core.arrays import as_matrix
 
 
 def heatmap(value, title: str, *, diverging: bool = False, height: int = 260) -> go.Figure:

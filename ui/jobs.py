@@ -71,6 +71,8 @@ from pathlib import Path
 
 from core.errors import AutodiffError
 
+from .memory import release_heap
+
 DEFAULT_SECONDS = 5.0
 DEFAULT_MEMORY_BYTES = 1 << 30
 DEFAULT_RECYCLE_BYTES = 256 << 20
@@ -126,11 +128,6 @@ def _warm_up() -> None:
     a = np.eye(64) + 0.01
     np.linalg.slogdet(a @ a)
     scipy.linalg.lu_factor(a)
-
-
-def _release_heap() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -199,7 +196,7 @@ def _worker_main(connection, blas_threads: int, recycle_bytes: int) -> None:
         connection.send_bytes(payload)  # the caller has its answer; cleaning up is the worker's time
         del reply, payload, message, fn, args, kwargs
         gc.collect()
-        _release_heap()
+        release_heap()
         retire = _vm_bytes("VmRSS") > start_rss + recycle_bytes
         connection.send(retire)  # read before this worker's next job: a retiring worker is replaced
         if retire:

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core.arrays import as_matrix, block_means, finite_norm
 from core.errors import AutodiffError
 from core.narrate import narrate
 from core.trace import Trace, format_value
@@ -62,10 +63,9 @@ def prepare(program: str, seed: int, second: str | None, rankdir: str, collapsed
     payload with the frames ``collapsed`` (None: what a program of its size starts with). A
     top-level function of a module without Streamlit: the page runs it in a job worker, within a
     time and a memory budget."""
-    from core.language import run
-    from core.second_order import gradient_trace
+    from core.second_order import program_trace
 
-    trace = gradient_trace(program, seed, second) if second else run(program, seed=seed)
+    trace = program_trace(program, seed, second)
     nbytes = trace_bytes(trace)
     if nbytes > MAX_TRACE_BYTES:
         raise AutodiffError(f"this program's forward and backward pass hold {nbytes / 2**20:,.0f} MB of numbers; "
@@ -198,20 +198,13 @@ def heat(value) -> dict:
     """An array as a small grid of numbers for a heatmap: folded to 2-D (leading axes into rows),
     and block-averaged down to at most HEAT_CELLS × HEAT_CELLS cells."""
     a = np.asarray(value, dtype=float)
-    m = a.reshape(1, -1) if a.ndim == 1 else a.reshape(-1, a.shape[-1])
-    rows, cols = m.shape
-    block_rows, block_cols = -(-rows // HEAT_CELLS), -(-cols // HEAT_CELLS)
-    if block_rows > 1 or block_cols > 1:
-        padded = np.full((-(-rows // block_rows) * block_rows, -(-cols // block_cols) * block_cols), np.nan)
-        padded[:rows, :cols] = m
-        blocks = padded.reshape(padded.shape[0] // block_rows, block_rows, padded.shape[1] // block_cols, block_cols)
-        m = np.nanmean(blocks, axis=(1, 3))
-    finite = np.isfinite(a)
+    m, block = block_means(as_matrix(a), HEAT_CELLS)
+    norm = finite_norm(a)
     return {
-        "shape": list(a.shape), "block": [block_rows, block_cols],
+        "shape": list(a.shape), "block": list(block),
         "rows": m.shape[0], "cols": m.shape[1],
         "v": [None if not np.isfinite(x) else float(f"{x:.4g}") for x in m.ravel().tolist()],
-        "norm": format_value(float(np.linalg.norm(a[finite]))) if finite.any() else "—",
+        "norm": "—" if norm is None else format_value(norm),
     }
 
 
