@@ -284,32 +284,45 @@ def test_second_order_opens_the_gradient_graph_and_comes_back():
     assert not any(title.startswith("dz_dx") for title in node_titles(payload(at)[1]))
 
 
-def download(at: AppTest, label: str) -> bytes:
-    """What clicking a download button sends: its file is made when clicked (a deferred callable,
-    which AppTest's media manager runs as the server's would)."""
-    import gc
-
+@pytest.fixture
+def media_managers(monkeypatch) -> list:
+    """The media managers AppTest makes, one per run, kept until the test ends: AppTest drops its
+    run's runtime afterwards, a reference cycle that the garbage collector frees at any moment
+    (finding the manager with gc.get_objects() failed whenever a collection came first)."""
     from streamlit.runtime.media_file_manager import MediaFileManager
 
+    made, init = [], MediaFileManager.__init__
+
+    def keep(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(MediaFileManager, "__init__", keep)
+    return made
+
+
+def download(at: AppTest, managers: list, label: str) -> bytes:
+    """What clicking a download button sends: its file is made when clicked (a deferred callable,
+    which the run's media manager runs as the server's would)."""
     (button,) = [b for b in at.get("download_button") if b.proto.label == label]
     file_id = button.proto.deferred_file_id
-    (manager,) = [m for m in gc.get_objects() if isinstance(m, MediaFileManager) and file_id in m._deferred_callables]
+    (manager,) = [m for m in managers if file_id in m._deferred_callables]
     url = manager.execute_deferred(file_id)
     return manager._storage.get_file(url.rsplit("/", 1)[-1].split(".")[0]).content
 
 
-def test_export_offers_dot_json_and_script_of_the_step_on_screen():
+def test_export_offers_dot_json_and_script_of_the_step_on_screen(media_managers):
     at = app(program=SEED_PROGRAM)
     report(at, t=3)
     buttons = {b.proto.label: b for b in at.get("download_button")}
     assert {"Graph as DOT", "Trace as JSON", "Python script"} <= set(buttons)
     assert all(b.proto.ignore_rerun for b in buttons.values())  # a download reruns nothing
-    assert b"the graph at t = 3 of 4" in download(at, "Graph as DOT")
+    assert b"the graph at t = 3 of 4" in download(at, media_managers, "Graph as DOT")
     report(at, t=4)
-    dot = download(at, "Graph as DOT").decode()
+    dot = download(at, media_managers, "Graph as DOT").decode()
     assert "the graph at t = 4 of 4" in dot and "ḡ 4 ✓" in dot
-    assert json.loads(download(at, "Trace as JSON"))["format"] == "backprop-studio/trace"
-    assert b"import core as ad" in download(at, "Python script")
+    assert json.loads(download(at, media_managers, "Trace as JSON"))["format"] == "backprop-studio/trace"
+    assert b"import core as ad" in download(at, media_managers, "Python script")
 
 
 def test_constant_only_programs_and_unused_array_inputs_do_not_break_the_tabs():
