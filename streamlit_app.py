@@ -6,6 +6,7 @@ Run: streamlit run streamlit_app.py
 import streamlit as st
 
 from ui import panels, shared, tools
+from ui import state as S
 from ui.names import Model, Widget
 
 st.set_page_config(page_title="Backprop Studio", page_icon="∂", layout="wide")
@@ -33,7 +34,7 @@ def step_view():
     panels.step_view()
     if not presenting:
         with st.expander("Export", icon=":material/download:"):
-            panels.export(state[Model.SECOND_TRACE] or state[Model.TRACE])
+            panels.export(S.active_trace(state))
 
 
 if state.get(Model.TRACE) is not None:

@@ -261,8 +261,8 @@ def test_function_view_and_its_bad_ranges():
     assert not at.get("plotly_chart")  # a closed tab computes nothing
     open_tab(at, "Function view")
     assert any('"x"' in chart.proto.spec for chart in at.get("plotly_chart"))
-    at.number_input(key="sweep_lo_x_0.5").set_value(3.0).run()
-    at.number_input(key="sweep_hi_x_0.5").set_value(-3.0).run()
+    at.number_input(key=f"{Widget.SWEEP_LOW}x_0.5").set_value(3.0).run()
+    at.number_input(key=f"{Widget.SWEEP_HIGH}x_0.5").set_value(-3.0).run()
     assert any("minimum must be less than its maximum" in e.value for e in at.error)
     at = open_tab(app(program="W = randn(3, 2)\nloss = sum(W * W)\n"), "Function view")
     at.multiselect(key=Widget.SWEEP_INPUTS).select("W").run()
@@ -336,7 +336,7 @@ def test_what_if_with_hundreds_of_inputs_offers_a_few_at_a_time():
     from bench.programs import neuron_layer_program
 
     at = app(program=neuron_layer_program(10, 3))  # 40 scalar inputs
-    boxes = [w for w in at.number_input if w.key and w.key.startswith("whatif_")]
+    boxes = [w for w in at.number_input if w.key and w.key.startswith(Widget.WHAT_IF)]
     assert len(boxes) == 8 and at.multiselect(key=Widget.WHAT_IF_INPUTS).value[:2] == ["x0", "x1"]
 
 

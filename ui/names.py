@@ -56,6 +56,9 @@ class Widget:
     CHECK_RUN = "run_check"
     SWEEP_INPUTS = "sweep_inputs"
     WHAT_IF_INPUTS = "what_if_inputs"
+    WHAT_IF = "whatif_"  # the prefix of each what-if input's key (its name and the program's version follow)
+    SWEEP_LOW = "sweep_lo_"  # the prefixes of the sweep's range boxes (the program's version follows)
+    SWEEP_HIGH = "sweep_hi_"
     TRAIN_INPUTS = "train_inputs"
     TRAIN_METHOD = "train_method"
     TRAIN_RATE = "train_rate"

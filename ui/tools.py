@@ -52,7 +52,7 @@ def what_if() -> None:
     columns = st.columns(min(4, len(names)))
     version = zlib.crc32(f"{state.get(Model.PROGRAM)}\0{state.get(Model.SEED)}".encode())
     for k, name in enumerate(names):
-        key = f"whatif_{name}_{version}"  # a new program or seed: fresh widgets with its values
+        key = f"{Widget.WHAT_IF}{name}_{version}"  # a new program or seed: fresh widgets with its values
         columns[k % len(columns)].number_input(
             name, value=float(trace.nodes[trace.inputs[name]].value), step=0.1, key=key,
             on_change=_what_if_changed, args=(name, key),
@@ -195,8 +195,8 @@ def function_view() -> None:
         half = max(1.0, abs(centre))
         # Keyed by the input's value: a what-if change re-centres the range on the new value.
         version = f"{name}_{centre!r}"
-        low = column.number_input(f"{name} from", value=centre - half, key=f"sweep_lo_{version}")
-        high = column.number_input(f"{name} to", value=centre + half, key=f"sweep_hi_{version}")
+        low = column.number_input(f"{name} from", value=centre - half, key=f"{Widget.SWEEP_LOW}{version}")
+        high = column.number_input(f"{name} to", value=centre + half, key=f"{Widget.SWEEP_HIGH}{version}")
         ranges.append((low, high))
     if len(chosen) == 1:
         swept = lambda: shared.bounded(sweep.sweep_1d, program, seed, chosen[0], *ranges[0])  # noqa: E731
