@@ -341,16 +341,10 @@ export class GraphPane {
     const box = this.boxOf(ids), focus = this.boxOf(ids.slice(0, 1));
     if (!box) return;
     const scale = Math.max(minScale, Math.min(this.fitScale(box, 24), 2.2));
-    if (this.view && Math.abs(this.view.scale - scale) < 1e-3 && this.visible(box)) return;
-    if (this.view && Math.abs(this.view.scale - scale) < 1e-3 && focus && this.visible(focus) &&
-        !this.fitsAt(box, scale)) return; // already showing the node; its far neighbours cannot all fit
-    const centre = focus && !this.fitsAt(box, scale) ? focus : box; // too far apart: the node in the middle
+    const apart = focus && this.fitScale(box, 12) < scale; // the neighbours cannot all be in view
+    if (this.view && Math.abs(this.view.scale - scale) < 1e-3 && this.visible(apart ? focus : box)) return;
+    const centre = apart ? focus : box; // too far apart: the node in the middle
     this.setView(centre.x + centre.width / 2, centre.y + centre.height / 2, scale, smooth);
-  }
-
-  fitsAt(box, scale, margin = 12) {
-    const v = this.viewport();
-    return box.width <= (v.width - 2 * margin) / scale && box.height <= (v.height - 2 * margin) / scale;
   }
 
   // ---- pointer input --------------------------------------------------------------------------------

@@ -37,8 +37,7 @@ export class Predictor {
     const questions = asked.map(([position, parent, question, kind]) => {
       const input = element("input", { type: "text", hook: this.hooks.answer, "data-position": String(position), placeholder: kind, autocomplete: "off", spellcheck: "false", "aria-label": question });
       input.addEventListener("keydown", (event) => {
-        if (event.key === "Enter") { event.preventDefault(); onReveal(); }
-        if (event.key === "PageDown") { event.preventDefault(); onReveal(); } // a clicker reveals
+        if (event.key === "Enter" || event.key === "PageDown") { event.preventDefault(); onReveal(); } // PageDown: a clicker
         if (event.key === "Escape") input.blur(); // back to the keys that step
         event.stopPropagation();
       });
