@@ -77,9 +77,9 @@ class Training:
 def program_with(text: str, values: dict, limits: language.Limits = language.DEFAULT_LIMITS) -> str:
     """``text`` with the right-hand side of each input in ``values`` replaced by that value, as a
     number or a (nested) list of numbers; comments, spacing and every other line are kept."""
-    spans = []
+    spans, found = [], language.input_spans(text) if values else {}
     for name, value in values.items():
-        span = language.input_span(text, name)
+        span = found.get(name)
         if span is None:
             raise AutodiffError(f"the program has no input {name!r} bound to a literal")
         array = np.asarray(raw(value), dtype=np.float64)

@@ -84,8 +84,8 @@ FUNCTION_NAMES = tuple(FUNCTIONS)
 CONSTANTS = MappingProxyType(_CONSTANTS)
 
 __all__ = ["parse", "read", "build", "run", "as_function", "evaluate", "Evaluated", "Written", "NameCall",
-           "input_span", "caret_excerpt", "split_lines", "Program", "Statement", "Limits", "DEFAULT_LIMITS",
-           "ANSWER_LIMITS", "FUNCTIONS", "FUNCTION_NAMES", "CONSTRUCTOR_NAMES", "CONSTANTS", "locate"]
+           "input_span", "input_spans", "caret_excerpt", "split_lines", "Program", "Statement", "Limits",
+           "DEFAULT_LIMITS", "ANSWER_LIMITS", "FUNCTIONS", "FUNCTION_NAMES", "CONSTRUCTOR_NAMES", "CONSTANTS", "locate"]
 
 
 def _safely(work, *args):
@@ -341,11 +341,13 @@ def caret_excerpt(text: str, line: int | None, col: int | None) -> str | None:
     return f"{line:>3} | {lines[line - 1]}\n    | " + " " * max((col or 1) - 1, 0) + "^"
 
 
-def input_span(text: str, name: str):
-    """Character offsets ``(start, end)`` of the right-hand side of the statement that binds the
-    input ``name`` (the literal the app's what-if box edits), or None if there is none."""
+def input_spans(text: str) -> dict:
+    """For each input, the character offsets ``(start, end)`` of the right-hand side of the
+    statement that binds it (the literal the app's what-if box edits): one check of the text."""
     program = _safely(check, text, DEFAULT_LIMITS)
-    for stmt in program.inputs:
-        if stmt.targets[0].id == name:
-            return offsets(text, stmt.value, program.lines)
-    return None
+    return {stmt.targets[0].id: offsets(text, stmt.value, program.lines) for stmt in reversed(program.inputs)}
+
+
+def input_span(text: str, name: str):
+    """``input_spans(text)[name]``, or None if ``name`` is not an input bound to a literal."""
+    return input_spans(text).get(name)
