@@ -43,6 +43,7 @@ and an answer can be the rule itself (``H1.T @ gbar``) rather than its numbers.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -196,6 +197,7 @@ class _Names:
             self.nodes[self.output_name] = trace.output
         self.nodes.pop(HEAD, None)  # a program may call a value grad; here grad(...) is the engine's
         self.values = MappingProxyType({name: trace.nodes[i].value for name, i in self.nodes.items()})
+        self._known = None
 
     def error_if_unusable(self) -> AutodiffError | None:
         """Why nothing can be checked on this trace, or None."""
@@ -254,9 +256,10 @@ class _Names:
 
     def known_before(self, step: int) -> tuple:
         """The names whose gradient is final before backward step ``step``, nearest the output first."""
-        final = {name: self.trace.final_at(node) for name, node in self.nodes.items()}
-        return tuple(sorted((name for name, k in final.items() if k is not None and k < step),
-                            key=lambda name: (final[name], name)))
+        if self._known is None:  # (the step it is final at, name), sorted: read once for a whole pass
+            finals = ((self.trace.final_at(node), name) for name, node in self.nodes.items())
+            self._known = sorted((k, name) for k, name in finals if k is not None)
+        return tuple(name for _, name in self._known[:bisect.bisect_left(self._known, (step,))])
 
     def backward_order(self, node: int) -> tuple:
         """Where the backward pass reaches a node: the step that processes it; for an input or a
@@ -539,13 +542,9 @@ def pass_prompts(trace: Trace) -> dict:
     with the program's names read once (per step, reading them would make a big pass quadratic)."""
     names = _Names(trace)
     upstream = None if UPSTREAM in names.values else UPSTREAM
-    final = {name: trace.final_at(node) for name, node in names.nodes.items()}
-    known = sorted(((k, name) for name, k in final.items() if k is not None))  # the order of known_before
-    out, count = {}, 0
+    out = {}
     for k in range(1, len(trace.backward_steps) + 1):
-        while count < len(known) and known[count][0] < k:
-            count += 1
-        prompts = _step_prompts(trace, k, tuple(name for _, name in known[:count]), upstream)
+        prompts = _step_prompts(trace, k, names.known_before(k), upstream)
         if prompts:
             out[trace.t_forward_end + k] = prompts
     return out
