@@ -6,7 +6,6 @@ writing its report ({t, node, playing, speed, revision}) where the component's s
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -14,10 +13,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.examples import load_examples
+from tests.page_model import SEED_PROGRAM, decode
 from ui import state as S
 from ui.names import COMPONENT, VIEW_STATE, Model, Widget
 
-SEED_PROGRAM = "x = 2.0\ny = 3.0\nz = x * y + x\n"
 TIMEOUT = 60  # CI machines are slow and noisy
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 
@@ -36,12 +35,7 @@ def step_view(at: AppTest):
 
 def payload(at: AppTest) -> tuple:
     """(page part, program part) as the browser receives them."""
-    head, body = step_view(at).proto.bytes.split(b"\n", 1)
-    program = json.loads(gzip.decompress(body))
-    for looks in program["looks"]:  # a None line repeats the line of the look before
-        for k in range(1, len(looks)):
-            looks[k] = [looks[k - 1][i] if v is None else v for i, v in enumerate(looks[k])]
-    return json.loads(head), program
+    return decode(step_view(at).proto.bytes)
 
 
 def report(at: AppTest, **view) -> AppTest:

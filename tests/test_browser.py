@@ -31,8 +31,8 @@ from tests.browser_session import (
     streamlit_server,
     wait_for_phase,
 )
+from tests.page_model import SEED_PROGRAM
 
-SEED_PROGRAM = "x = 2.0\ny = 3.0\nz = x * y + x\n"
 MLP = next(e for e in load_examples() if "MLP" in e.title).program
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", Path(__file__).resolve().parent / "artifacts"))
 

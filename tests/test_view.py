@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import gzip
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -19,6 +18,7 @@ from core.language import run
 from core.narrate import narrate, tex_name
 from core.rules import plain_text, substitute
 from core.trace import format_value
+from tests.page_model import decode, expanded
 from ui import studio
 from ui.dot import digraph
 from ui.layout import SVG_NS, clean_svg, layout_svg
@@ -189,20 +189,6 @@ def test_clean_svg_rounds_and_strips():
 
 
 # ---- the payload ---------------------------------------------------------------------------------
-
-
-def decode(data: bytes) -> tuple:
-    """The page part and the program part of a payload, as the browser reads them."""
-    head, body = data.split(b"\n", 1)
-    return json.loads(head), expanded(json.loads(gzip.decompress(body)))
-
-
-def expanded(data: dict) -> dict:
-    """Looks with the lines carried over from the entry before (None in the payload)."""
-    for looks in data["looks"]:
-        for k in range(1, len(looks)):
-            looks[k] = [looks[k - 1][i] if v is None else v for i, v in enumerate(looks[k])]
-    return data
 
 
 def test_the_payload_holds_every_step():
