@@ -291,7 +291,9 @@ class AppServer:
                     return self
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.__exit__()
-                raise RuntimeError(f"the Streamlit server on port {self.port} did not start")
+                output = self._log.read_text(errors="replace") if self._log else ""
+                raise RuntimeError(f"the Streamlit server on port {self.port} did not start" +
+                                   (f":\n{output}" if output else ""))
             time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:

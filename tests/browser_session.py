@@ -7,64 +7,28 @@ so it drives ``/usr/bin/chromium`` with the flags that keep Chromium off the net
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench.protocol import AppServer, free_port  # noqa: F401 - free_port is the tests' too
 from ui.names import HOOKS
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-SERVER_FLAGS = [
-    "--server.headless", "true", "--server.address", "127.0.0.1",
-    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
 def streamlit_server(timeout: float = 60.0, app: str = "streamlit_app.py", port: int | None = None):
-    """Start ``streamlit run <app>`` (the page by default) and yield its base URL; stop it afterwards."""
-    port = port or free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", app, "--server.port", str(port), *SERVER_FLAGS],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                raise RuntimeError(f"the Streamlit server did not start:\n{output}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    """Start ``streamlit run <app>`` (the page by default) and yield its base URL; stop it, and the
+    job workers it started, afterwards (``bench.protocol.AppServer``). Its output goes to a file,
+    shown when it does not start."""
+    with tempfile.TemporaryDirectory() as folder, \
+            AppServer(app=app, port=port, timeout=timeout, log=Path(folder) / "server.log") as server:
+        yield server.url
 
 
 @contextlib.contextmanager
