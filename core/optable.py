@@ -76,18 +76,13 @@ class Op:
         Raises ``ShapeError`` (naming the op and the shapes) exactly when the forward would refuse
         the shapes; ``attrs`` are the op's own (``axis=0``), never the values a forward saves.
         """
+        return self._shape(_int_shapes(shapes), attrs)
+
+    def _shape(self, shapes: tuple, attrs: dict) -> tuple:
         if self.shape_rule is None:
             raise AutodiffError(f"op {self.name!r} declares no shape rule", op=self.name)
-        shapes = tuple(tuple(int(n) for n in s) for s in shapes)
-        try:
-            out = self.shape_rule(*shapes, **attrs)
-        except ShapeError as exc:
-            if exc.op == self.name:
-                raise
-            raise _shape_error(self, shapes, exc, shapes_given=True) from None
-        except (ValueError, IndexError) as exc:
-            raise _shape_error(self, shapes, exc, shapes_given=True) from None
-        return tuple(int(n) for n in out)
+        return _apply_shape_rule(self.name, self.shape_rule, shapes, attrs,
+                                 lambda exc: _shape_error(self, shapes, exc, shapes_given=True))
 
     def cost(self, *shapes, **attrs) -> int:
         """An estimate of the forward's floating-point work (multiply-adds) on these shapes.
@@ -100,11 +95,8 @@ class Op:
 
     def abstract_eval(self, *shapes, **attrs) -> tuple:
         """``(output shape, cost)`` in one call: what an abstract interpreter asks of each op."""
-        out = self.shape(*shapes, **attrs)
-        if self.cost_rule is None:
-            return out, max([math.prod(out)] + [math.prod(s) for s in shapes])
-        shapes = tuple(tuple(int(n) for n in s) for s in shapes)
-        return out, int(math.ceil(self.cost_rule(*shapes, **attrs)))
+        shapes = _int_shapes(shapes)
+        return _with_cost(self._shape(shapes, attrs), shapes, self.cost_rule, attrs)
 
 
 @dataclass(frozen=True)
@@ -133,18 +125,35 @@ class Public:
             return self.op.abstract_eval(*shapes, **attrs)
         if self.shape_rule is None:
             raise AutodiffError(f"{self.name} declares no shape rule", op=self.name)
-        shapes = tuple(tuple(int(n) for n in s) for s in shapes)
-        try:
-            out = tuple(int(n) for n in self.shape_rule(*shapes, **attrs))
-        except ShapeError as exc:
-            if exc.op == self.name:
-                raise
-            raise ShapeError(f"{self.name}: {exc.message}", op=self.name, shapes=shapes) from None
-        except (ValueError, IndexError) as exc:
-            raise ShapeError(f"{self.name}: {exc}", op=self.name, shapes=shapes) from None
-        if self.cost_rule is None:
-            return out, max([math.prod(out)] + [math.prod(s) for s in shapes])
-        return out, int(math.ceil(self.cost_rule(*shapes, **attrs)))
+        shapes = _int_shapes(shapes)
+        out = _apply_shape_rule(self.name, self.shape_rule, shapes, attrs, lambda exc: ShapeError(
+            f"{self.name}: {exc.message if isinstance(exc, ShapeError) else exc}", op=self.name, shapes=shapes))
+        return _with_cost(out, shapes, self.cost_rule, attrs)
+
+
+def _int_shapes(shapes) -> tuple:
+    return tuple(tuple(int(n) for n in s) for s in shapes)
+
+
+def _apply_shape_rule(name: str, rule: Callable, shapes: tuple, attrs: dict, refuse: Callable) -> tuple:
+    """The output shape by ``rule``; a refusal becomes ``refuse(exc)``, a ShapeError naming the op
+    (one the rule raised for this very op already does)."""
+    try:
+        out = rule(*shapes, **attrs)
+    except ShapeError as exc:
+        if exc.op == name:
+            raise
+        raise refuse(exc) from None
+    except (ValueError, IndexError) as exc:
+        raise refuse(exc) from None
+    return tuple(int(n) for n in out)
+
+
+def _with_cost(out: tuple, shapes: tuple, cost_rule: Callable | None, attrs: dict) -> tuple:
+    """``(out, cost)``: the declared cost, or the entries read or written by default."""
+    if cost_rule is None:
+        return out, max([math.prod(out)] + [math.prod(s) for s in shapes])
+    return out, int(math.ceil(cost_rule(*shapes, **attrs)))
 
 
 _TABLE: dict[str, Op] = {}
