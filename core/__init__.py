@@ -21,7 +21,7 @@ from .trace import Trace, trace
 from .var import Var
 
 __all__ = [
-    "Var", "Trace", "trace", "grad", "value_and_grad", "jacobian", "hessian", "backward", "toposort",
+    "Var", "Trace", "grad", "value_and_grad", "jacobian", "hessian", "backward", "toposort",
     "check_grads", "numerical_grad", "OPS", "FUNCTIONS", "unbroadcast",
     "AutodiffError", "ShapeError", "LinAlgError", "GradientCheckError",
     *sorted(FUNCTIONS),

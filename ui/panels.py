@@ -91,8 +91,8 @@ def mine_editor() -> None:
                  help="Your derivation, checked against the backward pass node by node: each claim is evaluated at "
                       "the program's values and compared with the engine's gradient of that node. Ctrl+Enter checks.",
                  persist_state="session")
-    example = next((e for e in load_examples() if e.title == state.get(Widget.EXAMPLE)), None)
-    if example is not None and example.solution and S.example_note(state) is not None:
+    example = S.shown_example(state)
+    if example is not None and example.solution and example.note is not None:
         st.button("Show a correct derivation", icon=":material/lightbulb:", key=Widget.MINE_SOLUTION,
                   on_click=S.set_mine_text, args=(state, example.solution))
 

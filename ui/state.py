@@ -231,7 +231,7 @@ def adopt_editor(state, text: str, run_program=run) -> None:
 
 
 def on_example(state, run_program=run) -> None:
-    chosen = next((e for e in load_examples() if e.title == state.get(Widget.EXAMPLE)), None)
+    chosen = chosen_example(state)
     if chosen is None:
         return
     set_editor_text(state, chosen.program)
@@ -252,12 +252,21 @@ def on_rankdir(state) -> None:
     state[Model.RANKDIR] = "LR" if state.get(Widget.RANKDIR) == "LR" else "TB"
 
 
+def chosen_example(state):
+    """The gallery example chosen in the selector, or None."""
+    return next((e for e in load_examples() if e.title == state.get(Widget.EXAMPLE)), None)
+
+
+def shown_example(state):
+    """The chosen example while the editor still holds it, else None."""
+    chosen = chosen_example(state)
+    return chosen if chosen is not None and editor_text(state).strip() == chosen.program.strip() else None
+
+
 def example_note(state) -> str | None:
     """The gallery note of the chosen example, while the editor still holds that example."""
-    chosen = next((e for e in load_examples() if e.title == state.get(Widget.EXAMPLE)), None)
-    if chosen is None or editor_text(state).strip() != chosen.program.strip():
-        return None
-    return chosen.note
+    shown = shown_example(state)
+    return None if shown is None else shown.note
 
 
 # ---- second order and what-if -------------------------------------------------------------------------
