@@ -401,3 +401,11 @@ def test_a_claim_that_does_not_parse_keeps_its_text_and_shows_a_caret():
     assert not at.exception and mine_editor(at).value == "grad(z, x) = y +\n"
     (message,) = [e.value for e in at.error if e.value.startswith("My gradient")]
     assert "line 1" in message and "^" in message
+
+
+def test_no_memory_janitor_runs_without_a_server():
+    """AppTest's runtime is a mock: a janitor started on it would fail every round."""
+    import threading
+
+    app(program=SEED_PROGRAM)
+    assert not [t for t in threading.enumerate() if t.name == "memory-janitor" and t.is_alive()]

@@ -111,9 +111,11 @@ def program_store() -> ProgramStore:
 
 @st.cache_resource(show_spinner=False)
 def memory_janitor() -> memory.MemoryJanitor | None:
+    from streamlit import config
     from streamlit.runtime import Runtime
 
-    if not Runtime.exists():  # AppTest runs the page without a server: no sessions to look after
+    # AppTest runs the page without a server (its runtime is a mock): no sessions to look after.
+    if not Runtime.exists() or config.get_option("global.appTest"):
         return None
     # BACKPROP_JANITOR_SECONDS: a shorter round for the session-memory test.
     interval = float(os.environ.get("BACKPROP_JANITOR_SECONDS", memory.DEFAULT_INTERVAL))
